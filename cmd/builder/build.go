@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildercli/builder/internal/build"
+)
+
+func newBuildCmd() *cobra.Command {
+	var o build.Options
+	cmd := &cobra.Command{
+		Use:   "build [path]",
+		Short: "Build an image of a Go main package and write it to a file",
+		Long: `Build compiles the main package at path (default ./app) into a static Linux
+binary and lays it on the built-in distroless-style base. The image runs as
+65532:65532, is dated by the commit, and is byte-identical for the same commit.
+
+The image digest is printed on stdout; progress and notes go to stderr.
+Build settings (flags, ldflags, env, defaultPlatforms) come from .ko.yaml at
+the module root, or from $KO_CONFIG_PATH. The default platform is linux on the
+host's architecture.`,
+		Example: `  # Export a docker-archive for "docker load" or "podman load"
+  builder build --tarball app.tar
+
+  # Tag it, name it, and target arm64
+  builder build ./app --tag v1.2.0 --repo ghcr.io/acme/app --platform linux/arm64 --tarball app.tar
+
+  # Write into an OCI image layout (re-running replaces the same tag)
+  builder build --oci-layout out/ --label org.opencontainers.image.licenses=MIT`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Path = args[0]
+			}
+			o.HostArch = runtime.GOARCH
+			o.Environ = os.Environ()
+			o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
+			o.KoConfig = os.Getenv("KO_CONFIG_PATH")
+			res, err := build.Run(cmd.Context(), o, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
+	f.StringVar(&o.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
+	f.StringVar(&o.Platform, "platform", "", "target platform os/arch[/variant] (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
+	f.StringVar(&o.Base, "base", "", `base image: "builtin:static" (the default, built in, no pull)`)
+	f.StringVar(&o.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
+	f.BoolVar(&o.AllowRoot, "allow-root", false, "allow an image that runs as root")
+	f.StringArrayVar(&o.Labels, "label", nil, "extra image label key=value (repeatable)")
+	f.StringArrayVar(&o.Env, "env", nil, "extra environment variable KEY=value for the image (repeatable)")
+	f.IntVar(&o.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
+	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
+	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
+	return cmd
+}

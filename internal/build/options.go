@@ -1,0 +1,158 @@
+package build
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/buildercli/builder/internal/base"
+)
+
+// Options are the settings of one build. Zero values give the defaults the
+// field documents.
+type Options struct {
+	// Path is the main package's directory; "./app" when empty.
+	Path string
+	// Tag is the image tag and the version injected into the binary;
+	// `git describe --tags --always --dirty` when empty.
+	Tag string
+	// Repo names the image in a tarball's or layout's references; the
+	// package directory's name when empty.
+	Repo string
+	// Platform is "os/arch[/variant]"; .ko.yaml's defaultPlatforms, else
+	// linux on the host's architecture (HostArch), when empty.
+	Platform string
+	// HostArch is the architecture of the machine running the build.
+	HostArch string
+	// Base is the base image; only the built-in base ("" or base.Name) for now.
+	Base string
+	// User runs the image, "uid[:gid]" or a name of the base; 65532:65532
+	// when empty. Root is refused unless AllowRoot.
+	User      string
+	AllowRoot bool
+	// Labels and Env are "key=value" pairs added to the image config.
+	Labels []string
+	Env    []string
+	// Port the service listens on: exposed, and set as PORT. 8080 when 0.
+	Port int
+	// Tarball and OCILayout are where the image is written; at least one.
+	Tarball   string
+	OCILayout string
+	// KoConfig is the path of .ko.yaml; the module root's when empty.
+	KoConfig string
+	// SourceDateEpoch, when set, is the image's creation time in Unix
+	// seconds, instead of the commit's.
+	SourceDateEpoch string
+	// Environ is the environment the compiler starts from.
+	Environ []string
+}
+
+// DefaultPath is the package built when Options.Path is empty.
+const DefaultPath = "./app"
+
+// DefaultPort is the port exposed when Options.Port is 0.
+const DefaultPort = 8080
+
+// tagPattern is the registry's grammar for a tag.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidateTag checks t against the registry's tag grammar.
+func ValidateTag(t string) error {
+	if !tagPattern.MatchString(t) {
+		return fmt.Errorf("tag %q is not a valid image tag: use letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
+	}
+	return nil
+}
+
+// sanitizeTag turns a version such as a git describe output into a valid
+// tag by replacing what the grammar forbids with '-'.
+func sanitizeTag(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		ok := c == '_' || c == '.' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok || (i == 0 && (c == '.' || c == '-')) {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
+}
+
+// validate checks every setting that needs no file or command, so that bad
+// input fails before anything is compiled or written.
+func (o *Options) validate() error {
+	if o.Tarball == "" && o.OCILayout == "" {
+		return fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR")
+	}
+	if o.Tag != "" {
+		if err := ValidateTag(o.Tag); err != nil {
+			return err
+		}
+	}
+	if o.Repo != "" {
+		if _, err := name.NewRepository(o.Repo); err != nil {
+			return fmt.Errorf("repository %q is not a valid image name: use lowercase letters, digits and separators, e.g. registry.example.com/team/app", o.Repo)
+		}
+	}
+	if o.Base != "" && o.Base != base.Name && o.Base != "builtin" {
+		return fmt.Errorf("base %q: only the built-in base (%s) is supported in this version", o.Base, base.Name)
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return fmt.Errorf("port %d is out of range: use 1 to 65535", o.Port)
+	}
+	if err := checkPairs("label", o.Labels); err != nil {
+		return err
+	}
+	if err := checkPairs("env", o.Env); err != nil {
+		return err
+	}
+	for _, l := range o.Labels {
+		k, _, _ := strings.Cut(l, "=")
+		if derivedLabels[k] {
+			return fmt.Errorf("label %s is set by builder from the build itself and cannot be overridden", k)
+		}
+	}
+	return checkUser(o.User, o.AllowRoot)
+}
+
+func checkPairs(what string, pairs []string) error {
+	for _, p := range pairs {
+		if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
+			return fmt.Errorf("--%s %q is not of the form key=value", what, p)
+		}
+	}
+	return nil
+}
+
+// checkUser accepts "uid[:gid]" with numbers, or a name of the built-in
+// base's /etc/passwd, and refuses root unless allowRoot.
+func checkUser(user string, allowRoot bool) error {
+	if user == "" {
+		return nil
+	}
+	u, g, hasGroup := strings.Cut(user, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil {
+		known, ok := base.Users[u]
+		if !ok {
+			return fmt.Errorf("user %q is neither a number nor a user of the base (root, nonroot, nobody): use a numeric uid[:gid]", user)
+		}
+		uid = known
+	} else if uid < 0 || uid > 1<<31-1 {
+		return fmt.Errorf("user %q: uid out of range", user)
+	}
+	if hasGroup {
+		if gid, err := strconv.Atoi(g); err != nil || gid < 0 || gid > 1<<31-1 {
+			return fmt.Errorf("user %q: the group must be a number, e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
+		}
+	}
+	if uid == 0 && !allowRoot {
+		return fmt.Errorf("user %q would run the image as root: use a non-root uid such as %d, or pass --allow-root if you really mean it", user, base.NonrootUID)
+	}
+	return nil
+}

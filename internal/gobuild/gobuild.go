@@ -1,0 +1,133 @@
+// Package gobuild compiles a Go main package into a static Linux binary.
+package gobuild
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Options says what to compile and how.
+type Options struct {
+	// Dir is the directory go build runs in.
+	Dir string
+	// Package is the main package, relative to Dir ("./app").
+	Package string
+	// Platform is the target.
+	Platform v1.Platform
+	// Env is the environment to start from (the caller's os.Environ()).
+	// Target settings in it (GOOS, GOARCH, GOARM, GOAMD64, CGO_ENABLED) are
+	// replaced.
+	Env []string
+	// BuildEnv is set over Env (.ko.yaml's env). It may not enable cgo.
+	BuildEnv []string
+	// Flags are extra go build flags (.ko.yaml's flags).
+	Flags []string
+	// Ldflags is passed as -ldflags.
+	Ldflags string
+	// Output is the path of the binary to write.
+	Output string
+}
+
+// CompileError is returned when the compiler rejects the package; Output
+// holds what it printed.
+type CompileError struct {
+	Package string
+	Output  string
+	Err     error
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("compiling %s: %v (compiler output above)", e.Package, e.Err)
+}
+
+func (e *CompileError) Unwrap() error { return e.Err }
+
+// Args returns the go command line for opts (without "go").
+func Args(opts Options) []string {
+	args := []string{"build", "-trimpath", "-buildvcs=false"}
+	for _, f := range opts.Flags {
+		if f != "-trimpath" {
+			args = append(args, f)
+		}
+	}
+	if opts.Ldflags != "" {
+		args = append(args, "-ldflags="+opts.Ldflags)
+	}
+	return append(args, "-o", opts.Output, opts.Package)
+}
+
+// Environ returns the environment go build runs with.
+func Environ(opts Options) ([]string, error) {
+	target := map[string]bool{"GOOS": true, "GOARCH": true, "GOARM": true, "GOAMD64": true,
+		"GO386": true, "GOARM64": true, "GOMIPS": true, "GOMIPS64": true, "GOPPC64": true,
+		"GORISCV64": true, "CGO_ENABLED": true}
+	var env []string
+	for _, kv := range opts.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !target[k] {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, goEnv(opts.Platform)...)
+	env = append(env, "CGO_ENABLED=0")
+	for _, kv := range opts.BuildEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "CGO_ENABLED" && v != "0" {
+			return nil, fmt.Errorf("build env sets %s: images are static, remove it from .ko.yaml", kv)
+		}
+		env = append(env, kv)
+	}
+	return env, nil
+}
+
+// Build compiles opts.Package to opts.Output and checks that the result is
+// statically linked.
+func Build(ctx context.Context, opts Options) error {
+	env, err := Environ(opts)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", Args(opts)...)
+	cmd.Dir = opts.Dir
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && ctx.Err() == nil {
+			return &CompileError{Package: opts.Package, Output: out.String(), Err: err}
+		}
+		return fmt.Errorf("running go build: %w", err)
+	}
+	return CheckStatic(opts.Output)
+}
+
+// CheckStatic returns an error unless the ELF file at p is statically linked:
+// no program interpreter and no shared libraries needed.
+func CheckStatic(p string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (it names a program interpreter): check the build flags", p)
+		}
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		return fmt.Errorf("reading the libraries %s needs: %w", p, err)
+	}
+	if len(libs) > 0 {
+		return fmt.Errorf("%s needs shared libraries %s: check the build flags", p, strings.Join(libs, ", "))
+	}
+	return nil
+}
