@@ -1,0 +1,43 @@
+# builder — make targets. `make image` builds the image of app/; `make test`
+# runs every test, end-to-end included (it installs the tools those need).
+
+GO       ?= go
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN      := bin/builder
+IMAGE    ?= app.tar
+CRANE    := github.com/google/go-containerregistry/cmd/crane@v0.22.1
+# Debian packages the end-to-end tests use: a real OCI runtime and
+# independent image clients.
+E2E_PKGS := skopeo umoci runc podman
+
+.PHONY: build image test test-unit test-deps lint clean
+
+build:
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/builder
+
+image: build
+	./$(BIN) build ./app --tarball $(IMAGE)
+
+test: test-deps
+	BUILDER_E2E=1 PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -count=1 ./...
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+test-deps:
+	@missing=""; for t in $(E2E_PKGS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+			echo "end-to-end tests need:$$missing (Debian: apt-get install -y$$missing); or run make test-unit" >&2; exit 1; \
+		fi; \
+		echo "installing$$missing" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v crane >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/crane" ] || $(GO) install $(CRANE)
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin $(IMAGE)

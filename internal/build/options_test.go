@@ -1,0 +1,73 @@
+package build
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	ok := Options{Tarball: "x.tar"}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Options)
+		wantErr string // "" for none
+	}{
+		{"defaults", func(*Options) {}, ""},
+		{"no output", func(o *Options) { o.Tarball = "" }, "nothing to write"},
+		{"layout only", func(o *Options) { o.Tarball, o.OCILayout = "", "dir" }, ""},
+		{"semver tag", func(o *Options) { o.Tag = "v1.2.0-rc.1" }, ""},
+		{"tag with slash", func(o *Options) { o.Tag = "release/1" }, "not a valid image tag"},
+		{"tag with plus", func(o *Options) { o.Tag = "v1+build" }, "not a valid image tag"},
+		{"tag starting with dot", func(o *Options) { o.Tag = ".v1" }, "not a valid image tag"},
+		{"tag too long", func(o *Options) { o.Tag = strings.Repeat("a", 129) }, "not a valid image tag"},
+		{"uppercase repo", func(o *Options) { o.Repo = "Acme/App" }, "not a valid image name"},
+		{"registry repo", func(o *Options) { o.Repo = "localhost:5000/team/app" }, ""},
+		{"uid 0", func(o *Options) { o.User = "0" }, "root"},
+		{"uid 0 gid 0", func(o *Options) { o.User = "0:0" }, "root"},
+		{"root by name", func(o *Options) { o.User = "root" }, "root"},
+		{"root allowed", func(o *Options) { o.User, o.AllowRoot = "0", true }, ""},
+		{"nonroot by name", func(o *Options) { o.User = "nonroot" }, ""},
+		{"arbitrary uid gid 0", func(o *Options) { o.User = "1000650000:0" }, ""},
+		{"unknown name", func(o *Options) { o.User = "bob" }, "neither a number"},
+		{"bad gid", func(o *Options) { o.User = "1000:staff" }, "group must be a number"},
+		{"negative uid", func(o *Options) { o.User = "-1" }, "out of range"},
+		{"label", func(o *Options) { o.Labels = []string{"team=core"} }, ""},
+		{"label without value", func(o *Options) { o.Labels = []string{"team"} }, "key=value"},
+		{"derived label", func(o *Options) { o.Labels = []string{LabelRevision + "=abc"} }, "cannot be overridden"},
+		{"env", func(o *Options) { o.Env = []string{"=x"} }, "key=value"},
+		{"port", func(o *Options) { o.Port = 70000 }, "out of range"},
+		{"builtin base", func(o *Options) { o.Base = "builtin:static" }, ""},
+		{"registry base", func(o *Options) { o.Base = "gcr.io/distroless/static" }, "only the built-in base"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ok
+			tc.edit(&o)
+			err := o.validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("validate: %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("validate: %v, want an error containing %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Errorf("error %q spans lines", err)
+			}
+		})
+	}
+}
+
+func TestSanitizeTag(t *testing.T) {
+	for in, want := range map[string]string{
+		"v1.2.0":              "v1.2.0",
+		"v1.2.0-3-gabc-dirty": "v1.2.0-3-gabc-dirty",
+		"release/1.0":         "release_1.0",
+		"-x":                  "_x",
+		"v1+meta":             "v1_meta",
+	} {
+		if got := sanitizeTag(in); got != want {
+			t.Errorf("sanitizeTag(%q) = %q, want %q", in, got, want)
+		}
+		if err := ValidateTag(sanitizeTag(in)); err != nil {
+			t.Errorf("sanitizeTag(%q) is not a valid tag: %v", in, err)
+		}
+	}
+}
