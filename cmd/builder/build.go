@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/buildercli/builder/internal/build"
 )
@@ -36,10 +37,7 @@ host's architecture.`,
 			if len(args) == 1 {
 				o.Path = args[0]
 			}
-			o.HostArch = runtime.GOARCH
-			o.Environ = os.Environ()
-			o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-			o.KoConfig = os.Getenv("KO_CONFIG_PATH")
+			fromEnvironment(&o)
 			res, err := build.Run(cmd.Context(), o, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -48,9 +46,15 @@ host's architecture.`,
 			return err
 		},
 	}
-	f := cmd.Flags()
+	addImageFlags(cmd.Flags(), &o)
+	cmd.Flags().StringVar(&o.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
+	return cmd
+}
+
+// addImageFlags binds the flags that describe the image, shared by build and
+// publish.
+func addImageFlags(f *pflag.FlagSet, o *build.Options) {
 	f.StringVarP(&o.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
-	f.StringVar(&o.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
 	f.StringVar(&o.Platform, "platform", "", "target platform os/arch[/variant] (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
 	f.StringVar(&o.Base, "base", "", `base image: "builtin:static" (the default, built in, no pull)`)
 	f.StringVar(&o.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
@@ -60,5 +64,12 @@ host's architecture.`,
 	f.IntVar(&o.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
 	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
-	return cmd
+}
+
+// fromEnvironment fills in what the build takes from the environment.
+func fromEnvironment(o *build.Options) {
+	o.HostArch = runtime.GOARCH
+	o.Environ = os.Environ()
+	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
+	o.KoConfig = os.Getenv("KO_CONFIG_PATH")
 }

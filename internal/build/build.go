@@ -36,6 +36,9 @@ type Result struct {
 // Run builds the image and writes it to the tarball and OCI layout the
 // options name. Notes go to log.
 func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
+	if o.Tarball == "" && o.OCILayout == "" {
+		return Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR (or use builder publish)")
+	}
 	work, err := os.MkdirTemp("", "builder-")
 	if err != nil {
 		return Result{}, fmt.Errorf("making a build directory: %w", err)
@@ -45,19 +48,24 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return res, Write(res, o, log)
+}
+
+// Write writes a built image to the tarball and OCI layout o names, if any.
+func Write(res Result, o Options, log io.Writer) error {
 	if o.Tarball != "" {
 		if err := push.Tarball(res.Image, []name.Tag{res.Ref}, o.Tarball); err != nil {
-			return Result{}, err
+			return err
 		}
 		fmt.Fprintf(log, "wrote %s (%s)\n", o.Tarball, res.Ref)
 	}
 	if o.OCILayout != "" {
 		if err := push.Layout(res.Image, res.Ref, o.OCILayout); err != nil {
-			return Result{}, err
+			return err
 		}
 		fmt.Fprintf(log, "wrote %s (%s)\n", o.OCILayout, res.Ref.TagStr())
 	}
-	return res, nil
+	return nil
 }
 
 // Image builds the image the options describe, without writing it anywhere.
@@ -88,9 +96,9 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	git, err := vcs.Read(ctx, src.pkgDir)
-	if err != nil && !errors.Is(err, vcs.ErrNoGit) {
-		return Result{}, fmt.Errorf("reading git state of %s: %w", o.Path, err)
+	git, err := ReadGit(ctx, o)
+	if err != nil {
+		return Result{}, err
 	}
 	m, err := readMeta(&o, git, log)
 	if err != nil {
@@ -119,6 +127,23 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 		return Result{}, fmt.Errorf("computing the image digest: %w", err)
 	}
 	return Result{Image: img, Digest: d, Ref: ref, Version: m.version}, nil
+}
+
+// ReadGit returns o.Git, or reads the state of the checkout that holds the
+// package. A machine without git gives an empty Info.
+func ReadGit(ctx context.Context, o Options) (vcs.Info, error) {
+	if o.Git != nil {
+		return *o.Git, nil
+	}
+	pkg := o.Path
+	if pkg == "" {
+		pkg = DefaultPath
+	}
+	git, err := vcs.Read(ctx, pkg)
+	if err != nil && !errors.Is(err, vcs.ErrNoGit) {
+		return vcs.Info{}, fmt.Errorf("reading the git state of %s: %w", pkg, err)
+	}
+	return git, nil
 }
 
 func compile(ctx context.Context, o Options, cfg *koconfig.Config, src source, p v1.Platform, m meta, out string) error {

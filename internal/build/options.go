@@ -2,13 +2,14 @@ package build
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/tags"
+	"github.com/buildercli/builder/internal/vcs"
 )
 
 // Options are the settings of one build. Zero values give the defaults the
@@ -48,6 +49,9 @@ type Options struct {
 	SourceDateEpoch string
 	// Environ is the environment the compiler starts from.
 	Environ []string
+	// Git, when set, is the checkout's state already read by the caller;
+	// otherwise Image reads it.
+	Git *vcs.Info
 }
 
 // DefaultPath is the package built when Options.Path is empty.
@@ -55,17 +59,6 @@ const DefaultPath = "./app"
 
 // DefaultPort is the port exposed when Options.Port is 0.
 const DefaultPort = 8080
-
-// tagPattern is the registry's grammar for a tag.
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-
-// ValidateTag checks t against the registry's tag grammar.
-func ValidateTag(t string) error {
-	if !tagPattern.MatchString(t) {
-		return fmt.Errorf("tag %q is not a valid image tag: use letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
-	}
-	return nil
-}
 
 // sanitizeTag turns a version such as a git describe output into a valid
 // tag by replacing what the grammar forbids with '-'.
@@ -86,11 +79,8 @@ func sanitizeTag(v string) string {
 // validate checks every setting that needs no file or command, so that bad
 // input fails before anything is compiled or written.
 func (o *Options) validate() error {
-	if o.Tarball == "" && o.OCILayout == "" {
-		return fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR")
-	}
 	if o.Tag != "" {
-		if err := ValidateTag(o.Tag); err != nil {
+		if err := tags.Validate(o.Tag); err != nil {
 			return err
 		}
 	}

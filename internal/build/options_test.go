@@ -3,6 +3,8 @@ package build
 import (
 	"strings"
 	"testing"
+
+	"github.com/buildercli/builder/internal/tags"
 )
 
 func TestValidate(t *testing.T) {
@@ -13,8 +15,6 @@ func TestValidate(t *testing.T) {
 		wantErr string // "" for none
 	}{
 		{"defaults", func(*Options) {}, ""},
-		{"no output", func(o *Options) { o.Tarball = "" }, "nothing to write"},
-		{"layout only", func(o *Options) { o.Tarball, o.OCILayout = "", "dir" }, ""},
 		{"semver tag", func(o *Options) { o.Tag = "v1.2.0-rc.1" }, ""},
 		{"tag with slash", func(o *Options) { o.Tag = "release/1" }, "not a valid image tag"},
 		{"tag with plus", func(o *Options) { o.Tag = "v1+build" }, "not a valid image tag"},
@@ -66,7 +66,7 @@ func TestSanitizeTag(t *testing.T) {
 		if got := sanitizeTag(in); got != want {
 			t.Errorf("sanitizeTag(%q) = %q, want %q", in, got, want)
 		}
-		if err := ValidateTag(sanitizeTag(in)); err != nil {
+		if err := tags.Validate(sanitizeTag(in)); err != nil {
 			t.Errorf("sanitizeTag(%q) is not a valid tag: %v", in, err)
 		}
 	}

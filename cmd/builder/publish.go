@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/buildercli/builder/internal/publish"
+	"github.com/buildercli/builder/internal/push"
+)
+
+type publishOptions struct {
+	publish.Options
+	json bool
+}
+
+func newPublishCmd() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish [path]",
+		Short: "Build an image and publish it to a registry with its release tags",
+		Long: `Publish builds the main package at path (default ./app), like build, and
+pushes it to a registry: the layers that are missing (mounted from another
+repository of the registry when builder knows one that has them), the manifest
+by digest, and only then the tags.
+
+--tag must be a SemVer 2.0 version (a leading v is optional). A release
+vX.Y.Z publishes vX.Y.Z, vX.Y, vX, latest and git-<commit>; a pre-release
+(v1.3.0-rc.1) publishes only its own tag and git-<commit>. Floating tags never
+move backwards: publishing v1.1.5 after v1.2.0 leaves v1 and latest alone. An
+existing version tag is never repointed at a different image. A tree with
+uncommitted changes is refused unless --allow-dirty, which then skips the
+git-<commit> tag.
+
+The repository comes from --repo, else $BUILDER_REPO, else $KO_DOCKER_REPO.
+Credentials come from docker's config.json and credential helpers (see
+builder login). TLS is verified (SSL_CERT_FILE adds a CA); plain HTTP is used
+only for loopback registries and those named by --insecure-registry. Failed
+requests are retried with backoff on 408, 429, 5xx and dropped connections,
+honouring Retry-After; an unreachable registry fails within about 30 seconds.
+
+stdout gets one REPO:TAG@DIGEST line per tag written, or with --json one JSON
+document; progress and notes go to stderr.`,
+		Example: `  # Release v1.2.0 of ./app
+  builder publish --tag v1.2.0 --repo ghcr.io/acme/app
+
+  # The same, with the repository from the environment, for CI
+  BUILDER_REPO=ghcr.io/acme/app builder publish --tag "$GITHUB_REF_NAME" --json
+
+  # Push to a local registry and keep a tarball of the same image
+  builder publish --tag v1.2.0 --repo localhost:5000/app --tarball app.tar`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Build.Path = args[0]
+			}
+			fromEnvironment(&o.Build)
+			o.Repo = firstSet(o.Repo, os.Getenv("BUILDER_REPO"), os.Getenv("KO_DOCKER_REPO"))
+			o.Remote.Mounts = push.Mounts{Dir: cacheDir("mounts")}
+			o.Remote.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
+			res, err := publish.Run(cmd.Context(), o.Options, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, o.json)
+		},
+	}
+	f := cmd.Flags()
+	addImageFlags(f, &o.Build)
+	f.StringVar(&o.Repo, "repo", "", "repository to publish to, e.g. ghcr.io/acme/app (default $BUILDER_REPO, else $KO_DOCKER_REPO)")
+	f.StringArrayVar(&o.ExtraTags, "extra-tag", nil, "another tag to publish as given (repeatable)")
+	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "publish from a tree with uncommitted changes (no git-<commit> tag)")
+	f.StringArrayVar(&o.Insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
+	f.BoolVar(&o.json, "json", false, "print one JSON document describing the publish on stdout")
+	return cmd
+}
+
+func report(stdout, stderr io.Writer, res publish.Result, asJSON bool) error {
+	fmt.Fprintf(stderr, "pushed %s: %d layers, %d uploaded (%d bytes), %d already there, %d mounted\n",
+		res.Ref, res.Push.Layers, res.Push.Uploaded, res.Push.UploadedBytes, res.Push.Existing, res.Push.Mounted)
+	for _, l := range res.Left {
+		fmt.Fprintf(stderr, "left %s where it was: %s is newer\n", l.Tag, l.Newer)
+	}
+	if asJSON {
+		if res.Moved == nil {
+			res.Moved = []string{}
+		}
+		if res.Left == nil {
+			res.Left = []publish.LeftTag{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	for _, t := range res.Moved {
+		if _, err := fmt.Fprintf(stdout, "%s:%s@%s\n", res.Repository, t, res.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstSet(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// cacheDir returns a directory under $BUILDER_CACHE, else the user's cache
+// directory; "" when there is none, which turns the cache off.
+func cacheDir(sub string) string {
+	root := os.Getenv("BUILDER_CACHE")
+	if root == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		root = filepath.Join(d, "builder")
+	}
+	return filepath.Join(root, sub)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

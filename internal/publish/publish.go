@@ -1,0 +1,234 @@
+// Package publish builds an image and releases it to a registry: blobs, then
+// the manifest by digest, then the version's tags, floating tags never moved
+// backwards.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/tags"
+)
+
+// Options are the settings of one publish.
+type Options struct {
+	// Build describes the image; Build.Tag is the SemVer version to publish.
+	Build build.Options
+	// Repo is the repository to publish to, e.g. ghcr.io/acme/app.
+	Repo string
+	// ExtraTags are published as given, besides the version's tags.
+	ExtraTags []string
+	// AllowDirty publishes from a tree with uncommitted changes; the
+	// git-<commit> tag is then not written, as it would name other content.
+	AllowDirty bool
+	// Insecure lists registries (host[:port]) that may be reached over
+	// plain HTTP although they are not on loopback.
+	Insecure []string
+	// Remote reaches the registry; its Transport is built from Insecure
+	// when nil.
+	Remote push.Remote
+}
+
+// ErrDirty is returned for a tree with uncommitted changes without AllowDirty.
+var ErrDirty = errors.New("the working tree has uncommitted changes")
+
+// Result says what a publish did.
+type Result struct {
+	Repository string      `json:"repository"`
+	Digest     v1.Hash     `json:"digest"`
+	Version    string      `json:"version"`
+	Moved      []string    `json:"tags_moved"`
+	Left       []LeftTag   `json:"tags_left"`
+	Sizes      Sizes       `json:"sizes"`
+	Platforms  []string    `json:"platforms"`
+	Push       push.Stats  `json:"-"`
+	Ref        name.Digest `json:"-"`
+}
+
+// LeftTag is a floating tag left where it was, because a newer release holds it.
+type LeftTag struct {
+	Tag   string `json:"tag"`
+	Newer string `json:"held_by"`
+}
+
+// Sizes are in bytes.
+type Sizes struct {
+	Compressed   int64 `json:"compressed"`
+	Uncompressed int64 `json:"uncompressed"`
+	Uploaded     int64 `json:"uploaded_layer_bytes"`
+}
+
+// Run validates everything it can before building, builds, checks the
+// registry, pushes, and tags. Notes go to log.
+func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
+	rel, repo, err := o.check()
+	if err != nil {
+		return Result{}, err
+	}
+	git, err := build.ReadGit(ctx, o.Build)
+	if err != nil {
+		return Result{}, err
+	}
+	if git.Dirty && !o.AllowDirty {
+		return Result{}, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
+	}
+	o.Build.Git = &git
+	o.Build.Repo = o.Repo
+
+	if o.Remote.Transport == nil {
+		o.Remote.Transport = push.NewTransport(nil, o.Insecure)
+	}
+	s, err := push.Open(repo, o.Remote)
+	if err != nil {
+		return Result{}, err
+	}
+	existing, err := s.Tags(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+
+	work, err := os.MkdirTemp("", "builder-")
+	if err != nil {
+		return Result{}, fmt.Errorf("making a build directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+	built, err := build.Image(ctx, o.Build, work, log)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkImmutable(ctx, s, rel.Tag, built.Digest); err != nil {
+		return Result{}, err
+	}
+	if err := build.Write(built, o.Build, log); err != nil {
+		return Result{}, err
+	}
+	stats, err := s.Push(ctx, built.Image)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := describe(built, repo, stats)
+	if err != nil {
+		return Result{}, err
+	}
+	exact := []string{rel.Tag}
+	if !git.Dirty && git.ShortCommit != "" {
+		exact = append(exact, tags.Git(git.ShortCommit))
+	}
+	exact = append(exact, o.ExtraTags...)
+	for _, t := range exact {
+		if err := s.Tag(ctx, built.Image, t); err != nil {
+			return Result{}, err
+		}
+		res.Moved = append(res.Moved, t)
+	}
+	for _, d := range rel.Decide(existing) {
+		if !d.Move {
+			res.Left = append(res.Left, LeftTag{Tag: d.Tag, Newer: d.Newer})
+			continue
+		}
+		if err := s.Tag(ctx, built.Image, d.Tag); err != nil {
+			return Result{}, err
+		}
+		res.Moved = append(res.Moved, d.Tag)
+	}
+	return res, nil
+}
+
+// check validates the version, the extra tags and the repository.
+func (o Options) check() (tags.Release, name.Repository, error) {
+	if o.Build.Tag == "" {
+		return tags.Release{}, name.Repository{}, fmt.Errorf("no version to publish: pass --tag vMAJOR.MINOR.PATCH, e.g. --tag v1.2.0")
+	}
+	rel, err := tags.Parse(o.Build.Tag)
+	if err != nil {
+		return tags.Release{}, name.Repository{}, err
+	}
+	for _, t := range o.ExtraTags {
+		if err := tags.Validate(t); err != nil {
+			return tags.Release{}, name.Repository{}, fmt.Errorf("--extra-tag: %w", err)
+		}
+	}
+	if o.Repo == "" {
+		return tags.Release{}, name.Repository{}, fmt.Errorf("no repository to publish to: pass --repo REGISTRY/NAME or set BUILDER_REPO (or KO_DOCKER_REPO)")
+	}
+	var opts []name.Option
+	for _, h := range o.Insecure {
+		if r, err := name.NewRegistry(h); err == nil && sameRegistry(o.Repo, r) {
+			opts = append(opts, name.Insecure)
+		}
+	}
+	repo, err := name.NewRepository(o.Repo, append(opts, name.StrictValidation)...)
+	if err != nil {
+		return tags.Release{}, name.Repository{}, fmt.Errorf("repository %q is not a valid image name: use lowercase REGISTRY/PATH, e.g. ghcr.io/acme/app", o.Repo)
+	}
+	return rel, repo, nil
+}
+
+func sameRegistry(repo string, reg name.Registry) bool {
+	r, err := name.NewRepository(repo)
+	return err == nil && r.RegistryStr() == reg.RegistryStr()
+}
+
+// checkImmutable refuses to repoint an existing version tag at other content.
+func checkImmutable(ctx context.Context, s *push.Session, tag string, d v1.Hash) error {
+	cur, ok, err := s.Resolve(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if ok && cur != d {
+		return fmt.Errorf("%s already points at %s, another image: a released version is not overwritten; publish a new version", tag, cur)
+	}
+	return nil
+}
+
+func describe(b build.Result, repo name.Repository, stats push.Stats) (Result, error) {
+	res := Result{Repository: repo.String(), Digest: b.Digest, Version: b.Version, Push: stats,
+		Ref: repo.Digest(b.Digest.String())}
+	res.Sizes.Uploaded = stats.UploadedBytes
+	m, err := b.Image.Manifest()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading the manifest: %w", err)
+	}
+	res.Sizes.Compressed = m.Config.Size
+	for _, l := range m.Layers {
+		res.Sizes.Compressed += l.Size
+	}
+	ls, err := b.Image.Layers()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading layers: %w", err)
+	}
+	for _, l := range ls {
+		n, err := uncompressedSize(l)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Sizes.Uncompressed += n
+	}
+	cf, err := b.Image.ConfigFile()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading the config: %w", err)
+	}
+	res.Platforms = []string{cf.Platform().String()}
+	return res, nil
+}
+
+func uncompressedSize(l v1.Layer) (int64, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return 0, fmt.Errorf("reading a layer: %w", err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	if err != nil {
+		return 0, fmt.Errorf("reading a layer: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,206 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+)
+
+// Remote says how to reach a registry. Zero values are useful.
+type Remote struct {
+	// Keychain finds credentials; authn.DefaultKeychain (docker's
+	// config.json and credential helpers) when nil.
+	Keychain authn.Keychain
+	// Transport carries the traffic; NewTransport(nil, nil) when nil.
+	Transport http.RoundTripper
+	// Mounts remembers where blobs are, for cross-repository mounts.
+	Mounts Mounts
+	// Progress reports layer uploads; nil for none.
+	Progress *Progress
+}
+
+// Session talks to one repository, authenticating once.
+type Session struct {
+	repo   name.Repository
+	r      Remote
+	pusher *remote.Pusher
+	puller *remote.Puller
+}
+
+// Stats says what a push sent.
+type Stats struct {
+	// Layers counts the image's layers; Existing, Mounted and Uploaded
+	// how each got there.
+	Layers, Existing, Mounted, Uploaded int
+	// UploadedBytes counts the layer bytes sent.
+	UploadedBytes int64
+}
+
+// Open prepares a session with repo.
+func Open(repo name.Repository, r Remote) (*Session, error) {
+	if r.Keychain == nil {
+		r.Keychain = authn.DefaultKeychain
+	}
+	if r.Transport == nil {
+		r.Transport = NewTransport(nil, nil)
+	}
+	opts := []remote.Option{
+		remote.WithAuthFromKeychain(r.Keychain),
+		remote.WithTransport(r.Transport),
+		// The transport retries statuses and connection failures itself;
+		// ggcr restarts an upload whose stream broke.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(isDroppedConnection),
+		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing to push to %s: %w", repo, err)
+	}
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing to read %s: %w", repo, err)
+	}
+	return &Session{repo: repo, r: r, pusher: pusher, puller: puller}, nil
+}
+
+// Tags lists the repository's tags; one that does not exist yet has none.
+func (s *Session) Tags(ctx context.Context) ([]string, error) {
+	tags, err := s.puller.List(ctx, s.repo)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", s.repo, Explain(s.repo.Registry, err))
+	}
+	return tags, nil
+}
+
+// Resolve returns the digest tag points at, and false when it does not exist.
+func (s *Session) Resolve(ctx context.Context, tag string) (v1.Hash, bool, error) {
+	desc, err := s.puller.Head(ctx, s.repo.Tag(tag))
+	if isNotFound(err) {
+		return v1.Hash{}, false, nil
+	}
+	if err != nil {
+		return v1.Hash{}, false, fmt.Errorf("resolving %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+	}
+	return desc.Digest, true, nil
+}
+
+// Push sends img's layers (those missing, mounting what Mounts knows of),
+// then its config and manifest by digest. No tag is written.
+func (s *Session) Push(ctx context.Context, img v1.Image) (Stats, error) {
+	ls, err := img.Layers()
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading layers: %w", err)
+	}
+	stats := Stats{Layers: len(ls)}
+	results := make([]layerResult, len(ls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, l := range ls {
+		g.Go(func() (err error) {
+			results[i], err = s.pushLayer(gctx, l)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Stats{}, err
+	}
+	for _, r := range results {
+		stats.UploadedBytes += r.bytes
+		switch r.how {
+		case "exists":
+			stats.Existing++
+		case "mounted":
+			stats.Mounted++
+		default:
+			stats.Uploaded++
+		}
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
+	}
+	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), img); err != nil {
+		return Stats{}, fmt.Errorf("pushing %s@%s: %w", s.repo, d, Explain(s.repo.Registry, err))
+	}
+	return stats, nil
+}
+
+// Tag points tag at img, whose blobs and manifest are already pushed.
+func (s *Session) Tag(ctx context.Context, img v1.Image, tag string) error {
+	if err := s.pusher.Put(ctx, s.repo.Tag(tag), img); err != nil {
+		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+	}
+	return nil
+}
+
+type layerResult struct {
+	how   string
+	bytes int64
+}
+
+func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return layerResult{}, fmt.Errorf("computing a layer digest: %w", err)
+	}
+	size, err := l.Size()
+	if err != nil {
+		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
+	}
+	row := s.r.Progress.add(d, size)
+	src, canMount := s.r.Mounts.Lookup(s.repo, d)
+	if canMount && s.exists(ctx, d) {
+		canMount = false
+	}
+	var sent atomic.Int64
+	var up v1.Layer = counted{Layer: l, onRead: func(n int64) { sent.Add(n); s.r.Progress.read(row, n) }}
+	if canMount {
+		up = &remote.MountableLayer{Layer: up, Reference: src.Digest(d.String())}
+	}
+	if err := s.pusher.Upload(ctx, s.repo, up); err != nil {
+		return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
+	}
+	if err := s.r.Mounts.Record(s.repo, d); err != nil {
+		return layerResult{}, err
+	}
+	res := layerResult{how: "uploaded", bytes: sent.Load()}
+	switch {
+	case res.bytes > 0:
+		s.r.Progress.finish(row, "uploaded")
+	case canMount:
+		res.how = "mounted"
+		s.r.Progress.finish(row, "mounted from "+src.RepositoryStr())
+	default:
+		res.how = "exists"
+		s.r.Progress.finish(row, "exists")
+	}
+	return res, nil
+}
+
+// exists reports whether the repository already has blob d.
+func (s *Session) exists(ctx context.Context, d v1.Hash) bool {
+	l, err := s.puller.Layer(ctx, s.repo.Digest(d.String()))
+	if err != nil {
+		return false
+	}
+	_, err = l.Size()
+	return err == nil
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}

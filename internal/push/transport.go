@@ -1,0 +1,158 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Bounds on registry traffic. With them an unreachable registry fails within
+// about 30 seconds: each of MaxAttempts connection attempts is bounded by
+// DialTimeout, with backoff between them.
+const (
+	DialTimeout   = 5 * time.Second
+	MaxAttempts   = 4
+	FirstBackoff  = 500 * time.Millisecond
+	MaxRetryAfter = 30 * time.Second
+)
+
+// ErrPlainHTTP is returned for a plain-HTTP request to a registry that is
+// neither on loopback nor named insecure by the user.
+var ErrPlainHTTP = errors.New("plain HTTP is only used for loopback registries")
+
+// NewTransport returns the transport for registry traffic, over base (a
+// clone of remote.DefaultTransport when nil): TLS verified against the system
+// roots (SSL_CERT_FILE included); plain HTTP only to loopback hosts and the
+// hosts in insecure; and requests retried with backoff on 408, 429, 5xx and
+// dropped connections, honouring Retry-After.
+func NewTransport(base http.RoundTripper, insecure []string) http.RoundTripper {
+	if base == nil {
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+		t.TLSHandshakeTimeout = DialTimeout
+		t.ResponseHeaderTimeout = 60 * time.Second
+		base = t
+	}
+	allowed := map[string]bool{}
+	for _, h := range insecure {
+		allowed[h] = true
+	}
+	return &retrying{inner: &httpGuard{inner: base, insecure: allowed}, sleep: sleepCtx}
+}
+
+type httpGuard struct {
+	inner    http.RoundTripper
+	insecure map[string]bool
+}
+
+func (g *httpGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.insecure[req.URL.Host] && !IsLoopback(req.URL.Host) {
+		return nil, fmt.Errorf("%w: refusing http://%s; pass --insecure-registry %s to allow it", ErrPlainHTTP, req.URL.Host, req.URL.Host)
+	}
+	return g.inner.RoundTrip(req)
+}
+
+// IsLoopback reports whether host (with or without a port) is localhost, a
+// name under .localhost, or a loopback address.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type retrying struct {
+	inner http.RoundTripper
+	sleep func(context.Context, time.Duration) error
+}
+
+func (r *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	backoff := FirstBackoff
+	for attempt := 1; ; attempt++ {
+		resp, err := r.inner.RoundTrip(req)
+		if attempt == MaxAttempts || !replayable {
+			return resp, err
+		}
+		wait, again := retryAfter(resp, err, backoff)
+		if !again {
+			return resp, err
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
+		}
+		if err := r.sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+		backoff *= 2
+		if req, err = rewind(req); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryAfter says whether a response or error is worth another try, and
+// after how long: the server's Retry-After when it gives one (capped at
+// MaxRetryAfter), else backoff.
+func retryAfter(resp *http.Response, err error, backoff time.Duration) (time.Duration, bool) {
+	if err != nil {
+		var dns *net.DNSError
+		if errors.As(err, &dns) || errors.Is(err, ErrPlainHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return 0, false
+		}
+		return backoff, true
+	}
+	switch resp.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		return 0, false
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, MaxRetryAfter), true
+		}
+		if at, err := http.ParseTime(ra); err == nil {
+			return min(max(time.Until(at), 0), MaxRetryAfter), true
+		}
+	}
+	return backoff, true
+}
+
+func rewind(req *http.Request) (*http.Request, error) {
+	if req.GetBody == nil {
+		return req, nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, fmt.Errorf("replaying the request body: %w", err)
+	}
+	next := req.Clone(req.Context())
+	next.Body = body
+	return next, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
