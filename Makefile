@@ -6,17 +6,23 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BIN      := bin/builder
 IMAGE    ?= app.tar
 CRANE    := github.com/google/go-containerregistry/cmd/crane@v0.22.1
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 # Debian packages the end-to-end tests use: a real OCI runtime and
 # independent image clients.
 E2E_PKGS := skopeo umoci runc podman
 
-.PHONY: build image test test-unit test-deps lint clean
+.PHONY: build image publish test test-unit test-deps lint clean
 
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/builder
 
 image: build
 	./$(BIN) build ./app --tarball $(IMAGE)
+
+# make publish TAG=v1.2.0 REPO=ghcr.io/acme/app
+publish: build
+	@[ -n "$(TAG)" ] && [ -n "$(REPO)" ] || { echo "usage: make publish TAG=v1.2.0 REPO=registry/name" >&2; exit 2; }
+	./$(BIN) publish ./app --tag "$(TAG)" --repo "$(REPO)"
 
 test: test-deps
 	BUILDER_E2E=1 PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -count=1 ./...
@@ -36,6 +42,7 @@ test-deps:
 	@command -v crane >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/crane" ] || $(GO) install $(CRANE)
 
 lint:
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

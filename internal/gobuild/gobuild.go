@@ -79,8 +79,11 @@ func Environ(opts Options) ([]string, error) {
 	env = append(env, "CGO_ENABLED=0")
 	for _, kv := range opts.BuildEnv {
 		k, v, _ := strings.Cut(kv, "=")
-		if k == "CGO_ENABLED" && v != "0" {
+		switch {
+		case k == "CGO_ENABLED" && v != "0":
 			return nil, fmt.Errorf("build env sets %s: images are static, remove it from .ko.yaml", kv)
+		case k != "CGO_ENABLED" && target[k]:
+			return nil, fmt.Errorf("build env sets %s: the platform decides it, remove it from .ko.yaml and use --platform", kv)
 		}
 		env = append(env, kv)
 	}

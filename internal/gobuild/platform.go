@@ -2,6 +2,7 @@ package gobuild
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,7 +30,7 @@ var linuxArches = map[string][]string{
 // static binary for it.
 func ParsePlatform(s string) (v1.Platform, error) {
 	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
 		return v1.Platform{}, fmt.Errorf("platform %q is not of the form os/arch[/variant], e.g. linux/amd64", s)
 	}
 	p := v1.Platform{OS: parts[0], Architecture: parts[1]}

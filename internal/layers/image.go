@@ -11,8 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Spec is the configuration laid over a base image's. Zero values keep what
-// the base has.
+// Spec is the configuration laid over a base image's. Entrypoint, Created
+// and Platform are always written; the other fields keep what the base has
+// when zero.
 type Spec struct {
 	// Entrypoint is the binary's absolute path inside the image.
 	Entrypoint string

@@ -35,8 +35,18 @@ type Entry struct {
 	// Data is a regular file's content, when Source is empty.
 	Data []byte
 	// Source names a file on disk whose content is read each time the layer
-	// is streamed, so that a large binary is never held in memory.
+	// is streamed, so that a large binary is never held in memory. Streaming
+	// fails if the file has changed since NewLayer.
 	Source string
+}
+
+// entry is an Entry with the size and modification time its Source had when
+// the layer was made, so that a later change is an error rather than content
+// that no longer matches the layer's digest.
+type entry struct {
+	Entry
+	size    int64
+	modTime time.Time
 }
 
 // NewLayer returns an OCI layer holding entries, in path order, with every
@@ -51,10 +61,20 @@ func NewLayer(entries []Entry) (v1.Layer, error) {
 		go func() { pw.CloseWithError(writeTar(pw, sorted)) }()
 		return pr, nil
 	}
-	return tarball.LayerFromOpener(opener, tarball.WithMediaType(types.OCILayer))
+	l, err := tarball.LayerFromOpener(opener, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		return nil, err
+	}
+	return layer{l}, nil
 }
 
-func normalize(entries []Entry) ([]Entry, error) {
+// layer hides the Descriptor method of tarball's layer, whose empty, non-nil
+// annotations map would make an image's Manifest() differ from its
+// RawManifest() (validate.Image rejects that); the descriptor is then
+// computed from the layer's other methods.
+type layer struct{ v1.Layer }
+
+func normalize(entries []Entry) ([]entry, error) {
 	byPath := map[string]Entry{}
 	for _, e := range entries {
 		p := strings.Trim(path.Clean("/"+e.Path), "/")
@@ -74,15 +94,23 @@ func normalize(entries []Entry) ([]Entry, error) {
 			}
 		}
 	}
-	sorted := make([]Entry, 0, len(byPath))
+	sorted := make([]entry, 0, len(byPath))
 	for _, e := range byPath {
-		sorted = append(sorted, e)
+		se := entry{Entry: e}
+		if e.Source != "" && !e.Dir {
+			fi, err := os.Stat(e.Source)
+			if err != nil {
+				return nil, fmt.Errorf("layer entry %q: %w", e.Path, err)
+			}
+			se.size, se.modTime = fi.Size(), fi.ModTime()
+		}
+		sorted = append(sorted, se)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	return sorted, nil
 }
 
-func writeTar(w io.Writer, entries []Entry) error {
+func writeTar(w io.Writer, entries []entry) error {
 	tw := tar.NewWriter(w)
 	for _, e := range entries {
 		if err := writeEntry(tw, e); err != nil {
@@ -92,7 +120,7 @@ func writeTar(w io.Writer, entries []Entry) error {
 	return tw.Close()
 }
 
-func writeEntry(tw *tar.Writer, e Entry) error {
+func writeEntry(tw *tar.Writer, e entry) error {
 	hdr := &tar.Header{
 		Name:    e.Path,
 		Mode:    e.Mode,
@@ -123,7 +151,10 @@ func writeEntry(tw *tar.Writer, e Entry) error {
 	if err != nil {
 		return err
 	}
-	hdr.Size = fi.Size()
+	if fi.Size() != e.size || !fi.ModTime().Equal(e.modTime) {
+		return fmt.Errorf("%s changed since the layer was made", e.Source)
+	}
+	hdr.Size = e.size
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
