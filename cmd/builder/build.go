@@ -72,4 +72,8 @@ func fromEnvironment(o *build.Options) {
 	o.Environ = os.Environ()
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	o.KoConfig = os.Getenv("KO_CONFIG_PATH")
+	o.CacheDir = cacheDir()
+	if os.Getenv("BUILDER_TRACE") == "1" {
+		o.Trace = &build.Stopwatch{W: os.Stderr}
+	}
 }

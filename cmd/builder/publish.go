@@ -61,7 +61,9 @@ document; progress and notes go to stderr.`,
 			}
 			fromEnvironment(&o.Build)
 			o.Repo = firstSet(o.Repo, os.Getenv("BUILDER_REPO"), os.Getenv("KO_DOCKER_REPO"))
-			o.Remote.Mounts = push.Mounts{Dir: cacheDir("mounts")}
+			if o.Build.CacheDir != "" {
+				o.Remote.Mounts = push.Mounts{Dir: filepath.Join(o.Build.CacheDir, "mounts")}
+			}
 			o.Remote.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
 			res, err := publish.Run(cmd.Context(), o.Options, cmd.ErrOrStderr())
 			if err != nil {
@@ -114,18 +116,22 @@ func firstSet(vals ...string) string {
 	return ""
 }
 
-// cacheDir returns a directory under $BUILDER_CACHE, else the user's cache
-// directory; "" when there is none, which turns the cache off.
-func cacheDir(sub string) string {
-	root := os.Getenv("BUILDER_CACHE")
-	if root == "" {
+// cacheDir returns builder's cache: $BUILDER_CACHE, else "builder" in the
+// user's cache directory; "" (no cache) when there is none or
+// BUILDER_CACHE=off.
+func cacheDir() string {
+	switch root := os.Getenv("BUILDER_CACHE"); root {
+	case "off":
+		return ""
+	case "":
 		d, err := os.UserCacheDir()
 		if err != nil {
 			return ""
 		}
-		root = filepath.Join(d, "builder")
+		return filepath.Join(d, "builder")
+	default:
+		return root
 	}
-	return filepath.Join(root, sub)
 }
 
 func isTerminal(w io.Writer) bool {

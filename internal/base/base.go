@@ -31,14 +31,14 @@ var Env = []string{
 	"SSL_CERT_FILE=" + CertFile,
 }
 
-// Layer returns the single layer of the built-in base: accounts, CA roots,
+// Entries lists the files of the built-in base: accounts, CA roots,
 // name-service switch, os-release, /tmp and the non-root home.
-func Layer() (v1.Layer, error) {
+func Entries() ([]layers.Entry, error) {
 	certs, _, err := CABundle()
 	if err != nil {
 		return nil, err
 	}
-	return layers.NewLayer([]layers.Entry{
+	return []layers.Entry{
 		{Path: "etc", Dir: true, Mode: 0o755},
 		{Path: "etc/passwd", Mode: 0o644, Data: []byte(passwd)},
 		{Path: "etc/group", Mode: 0o644, Data: []byte(group)},
@@ -48,7 +48,16 @@ func Layer() (v1.Layer, error) {
 		{Path: "home/nonroot", Dir: true, Mode: 0o755, UID: NonrootUID, GID: NonrootUID},
 		{Path: "root", Dir: true, Mode: 0o700},
 		{Path: "tmp", Dir: true, Mode: 0o1777},
-	})
+	}, nil
+}
+
+// Layer returns the single layer of the built-in base, streamed.
+func Layer() (v1.Layer, error) {
+	entries, err := Entries()
+	if err != nil {
+		return nil, err
+	}
+	return layers.NewLayer(entries)
 }
 
 // Image returns the built-in base for one platform: the base layer under an
@@ -58,9 +67,15 @@ func Image(p v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the base layer: %w", err)
 	}
+	return ImageWith(p, l)
+}
+
+// ImageWith is Image with the base layer given, as a cache serves it; l must
+// hold what Entries lists.
+func ImageWith(p v1.Platform, l v1.Layer) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	img, err = mutate.Append(img, mutate.Addendum{
+	img, err := mutate.Append(img, mutate.Addendum{
 		Layer:     l,
 		MediaType: types.OCILayer,
 		History:   v1.History{Created: v1.Time{Time: layers.Epoch}, CreatedBy: "builder built-in base " + Version},

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/cache"
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/koconfig"
 	"github.com/buildercli/builder/internal/layers"
@@ -72,6 +73,7 @@ func Write(res Result, o Options, log io.Writer) error {
 // The binary is compiled into work, which must outlive the image's use: its
 // layer is read from there each time it is streamed.
 func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, error) {
+	o.Trace.Mark("start")
 	if err := o.validate(); err != nil {
 		return Result{}, err
 	}
@@ -100,6 +102,7 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
+	o.Trace.Mark("config and git")
 	m, err := readMeta(&o, git, log)
 	if err != nil {
 		return Result{}, err
@@ -114,11 +117,16 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 	}
 	fmt.Fprintf(log, "building %s %s for %s\n", src.pkg, m.version, platform)
 
-	binPath := filepath.Join(work, src.name)
+	binPath, unlock, err := binaryPath(o, src, platform, work)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	if err := compile(ctx, o, cfg, src, platform, m, binPath); err != nil {
 		return Result{}, err
 	}
-	img, err := assemble(o, src, platform, m, binPath)
+	o.Trace.Mark("go build")
+	img, err := assemble(o, src, platform, m, binPath, cache.Cache{Dir: o.CacheDir, Scratch: work})
 	if err != nil {
 		return Result{}, err
 	}
@@ -126,6 +134,7 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 	if err != nil {
 		return Result{}, fmt.Errorf("computing the image digest: %w", err)
 	}
+	o.Trace.Mark("layers and config")
 	return Result{Image: img, Digest: d, Ref: ref, Version: m.version}, nil
 }
 
@@ -175,8 +184,16 @@ func compile(ctx context.Context, o Options, cfg *koconfig.Config, src source, p
 	})
 }
 
-func assemble(o Options, src source, p v1.Platform, m meta, binPath string) (v1.Image, error) {
-	baseImg, err := base.Image(p)
+func assemble(o Options, src source, p v1.Platform, m meta, binPath string, c cache.Cache) (v1.Image, error) {
+	entries, err := base.Entries()
+	if err != nil {
+		return nil, err
+	}
+	baseLayer, err := cachedLayer(c, entries)
+	if err != nil {
+		return nil, fmt.Errorf("building the base layer: %w", err)
+	}
+	baseImg, err := base.ImageWith(p, baseLayer)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +202,13 @@ func assemble(o Options, src source, p v1.Platform, m meta, binPath string) (v1.
 		return nil, fmt.Errorf("computing the base digest: %w", err)
 	}
 	entrypoint := "/usr/local/bin/" + src.name
-	bin, err := layers.Binary(binPath, entrypoint)
+	e, err := layers.BinaryEntry(binPath, entrypoint)
 	if err != nil {
 		return nil, err
+	}
+	bin, err := cachedLayer(c, []layers.Entry{e})
+	if err != nil {
+		return nil, fmt.Errorf("building the application layer: %w", err)
 	}
 	port := o.Port
 	if port == 0 {
@@ -205,6 +226,14 @@ func assemble(o Options, src source, p v1.Platform, m meta, binPath string) (v1.
 		Healthcheck: "healthcheck",
 		History:     "builder: go build " + src.pkg,
 	})
+}
+
+func cachedLayer(c cache.Cache, entries []layers.Entry) (v1.Layer, error) {
+	tar, err := layers.Tar(entries)
+	if err != nil {
+		return nil, err
+	}
+	return c.Layer(tar)
 }
 
 func pickPlatform(o Options, cfg *koconfig.Config) (v1.Platform, error) {

@@ -49,6 +49,11 @@ type Options struct {
 	SourceDateEpoch string
 	// Environ is the environment the compiler starts from.
 	Environ []string
+	// CacheDir holds compiled binaries and compressed layers between
+	// builds; when empty nothing is kept.
+	CacheDir string
+	// Trace, when set, times the phases of the build.
+	Trace *Stopwatch
 	// Git, when set, is the checkout's state already read by the caller;
 	// otherwise Image reads it.
 	Git *vcs.Info

@@ -49,6 +49,17 @@ type entry struct {
 	modTime time.Time
 }
 
+// Tar returns a function that writes entries as a tar stream, in path order
+// with every parent directory present: the same bytes on every call, as
+// long as Source files do not change.
+func Tar(entries []Entry) (func(io.Writer) error, error) {
+	sorted, err := normalize(entries)
+	if err != nil {
+		return nil, err
+	}
+	return func(w io.Writer) error { return writeTar(w, sorted) }, nil
+}
+
 // NewLayer returns an OCI layer holding entries, in path order, with every
 // parent directory present (root-owned, 0755, unless listed).
 func NewLayer(entries []Entry) (v1.Layer, error) {

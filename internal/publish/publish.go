@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
@@ -94,6 +95,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	o.Build.Trace.Mark("list tags")
 
 	work, err := os.MkdirTemp("", "builder-")
 	if err != nil {
@@ -107,6 +109,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err := checkImmutable(ctx, s, rel.Tag, built.Digest); err != nil {
 		return Result{}, err
 	}
+	o.Build.Trace.Mark("resolve version tag")
 	if err := build.Write(built, o.Build, log); err != nil {
 		return Result{}, err
 	}
@@ -114,6 +117,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	o.Build.Trace.Mark("push blobs and manifest")
 	res, err := describe(built, repo, stats)
 	if err != nil {
 		return Result{}, err
@@ -123,23 +127,39 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 		exact = append(exact, tags.Git(git.ShortCommit))
 	}
 	exact = append(exact, o.ExtraTags...)
-	for _, t := range exact {
-		if err := s.Tag(ctx, built.Image, t); err != nil {
-			return Result{}, err
-		}
-		res.Moved = append(res.Moved, t)
-	}
+	res.Moved = exact
 	for _, d := range rel.Decide(existing) {
-		if !d.Move {
+		if d.Move {
+			res.Moved = append(res.Moved, d.Tag)
+		} else {
 			res.Left = append(res.Left, LeftTag{Tag: d.Tag, Newer: d.Newer})
-			continue
 		}
-		if err := s.Tag(ctx, built.Image, d.Tag); err != nil {
-			return Result{}, err
-		}
-		res.Moved = append(res.Moved, d.Tag)
 	}
+	if err := tagAll(ctx, s, built.Image, res.Moved); err != nil {
+		return Result{}, err
+	}
+	o.Build.Trace.Mark("tags")
 	return res, nil
+}
+
+// tagAll points the tags at img, in parallel (the image is complete by
+// now, so their order does not matter), skipping those that already do.
+func tagAll(ctx context.Context, s *push.Session, img v1.Image, names []string) error {
+	d, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("computing the image digest: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, t := range names {
+		g.Go(func() error {
+			if cur, ok, err := s.Resolve(ctx, t); err == nil && ok && cur == d {
+				return nil
+			}
+			return s.Tag(ctx, img, t)
+		})
+	}
+	return g.Wait()
 }
 
 // check validates the version, the extra tags and the repository.
@@ -221,6 +241,9 @@ func describe(b build.Result, repo name.Repository, stats push.Stats) (Result, e
 }
 
 func uncompressedSize(l v1.Layer) (int64, error) {
+	if known, ok := l.(interface{ UncompressedSize() int64 }); ok {
+		return known.UncompressedSize(), nil
+	}
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return 0, fmt.Errorf("reading a layer: %w", err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -48,16 +49,57 @@ func NewTransport(base http.RoundTripper, insecure []string) http.RoundTripper {
 	return &retrying{inner: &httpGuard{inner: base, insecure: allowed}, sleep: sleepCtx}
 }
 
+// errSpeaksHTTP fails an HTTPS request to a registry known to answer plain
+// HTTP, so that ggcr's ping falls back to HTTP at once instead of waiting
+// for the TLS handshake to time out.
+var errSpeaksHTTP = errors.New("registry answers plain HTTP")
+
 type httpGuard struct {
 	inner    http.RoundTripper
 	insecure map[string]bool
+	plain    sync.Map // host → *plainProbe
+}
+
+type plainProbe struct {
+	once  sync.Once
+	plain bool
 }
 
 func (g *httpGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure[req.URL.Host] && !IsLoopback(req.URL.Host) {
-		return nil, fmt.Errorf("%w: refusing http://%s; pass --insecure-registry %s to allow it", ErrPlainHTTP, req.URL.Host, req.URL.Host)
+	host := req.URL.Host
+	mayBePlain := g.insecure[host] || IsLoopback(host)
+	if req.URL.Scheme == "http" && !mayBePlain {
+		return nil, fmt.Errorf("%w: refusing http://%s; pass --insecure-registry %s to allow it", ErrPlainHTTP, host, host)
+	}
+	if req.URL.Scheme == "https" && mayBePlain && req.URL.Path == "/v2/" && g.speaksHTTP(req.Context(), host) {
+		return nil, errSpeaksHTTP
 	}
 	return g.inner.RoundTrip(req)
+}
+
+// speaksHTTP asks once per host whether it answers the registry API over
+// plain HTTP: a 200 or 401 from GET /v2/ with the distribution API header.
+// A TLS-only registry answers no such thing, and keeps HTTPS.
+func (g *httpGuard) speaksHTTP(ctx context.Context, host string) bool {
+	v, _ := g.plain.LoadOrStore(host, &plainProbe{})
+	p := v.(*plainProbe)
+	p.once.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/v2/", nil)
+		if err != nil {
+			return
+		}
+		resp, err := g.inner.RoundTrip(req)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+		p.plain = ok && resp.Header.Get("Docker-Distribution-API-Version") != ""
+	})
+	return p.plain
 }
 
 // IsLoopback reports whether host (with or without a port) is localhost, a
@@ -111,7 +153,7 @@ func (r *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 func retryAfter(resp *http.Response, err error, backoff time.Duration) (time.Duration, bool) {
 	if err != nil {
 		var dns *net.DNSError
-		if errors.As(err, &dns) || errors.Is(err, ErrPlainHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if errors.As(err, &dns) || errors.Is(err, ErrPlainHTTP) || errors.Is(err, errSpeaksHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return 0, false
 		}
 		return backoff, true

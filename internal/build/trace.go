@@ -1,0 +1,26 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Stopwatch prints how long each phase took, when W is not nil
+// (BUILDER_TRACE=1), to find where a build spends its time.
+type Stopwatch struct {
+	W    io.Writer
+	last time.Time
+}
+
+// Mark prints the time since the previous mark, labelled with phase.
+func (s *Stopwatch) Mark(phase string) {
+	if s == nil || s.W == nil {
+		return
+	}
+	now := time.Now()
+	if !s.last.IsZero() {
+		fmt.Fprintf(s.W, "trace: %-24s %6.1f ms\n", phase, float64(now.Sub(s.last).Microseconds())/1000)
+	}
+	s.last = now
+}
