@@ -7,9 +7,10 @@ BIN      := bin/builder
 IMAGE    ?= app.tar
 CRANE    := github.com/google/go-containerregistry/cmd/crane@v0.22.1
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
-# Debian packages the end-to-end tests use: a real OCI runtime and
-# independent image clients.
-E2E_PKGS := skopeo umoci runc podman
+# Commands the end-to-end tests use, as command:debian-package: a real OCI
+# runtime, independent image clients, a real registry with htpasswd auth.
+E2E_TOOLS := skopeo:skopeo umoci:umoci runc:runc podman:podman \
+	docker-registry:docker-registry htpasswd:apache2-utils
 
 .PHONY: build image publish test test-unit test-deps lint clean
 
@@ -31,7 +32,7 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 test-deps:
-	@missing=""; for t in $(E2E_PKGS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(E2E_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 			echo "end-to-end tests need:$$missing (Debian: apt-get install -y$$missing); or run make test-unit" >&2; exit 1; \
