@@ -29,6 +29,7 @@ func Explain(reg name.Registry, err error) error {
 	var invalid x509.CertificateInvalidError
 	var recordHeader tls.RecordHeaderError
 	var dns *net.DNSError
+	mismatch := errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 	switch {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted: %w", err)
@@ -38,7 +39,11 @@ func Explain(reg name.Registry, err error) error {
 		return fmt.Errorf("%w: %s denied access (403): check that these credentials may push there", ErrAuth, host)
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
 		return fmt.Errorf("%s's TLS certificate is not trusted (%v): set SSL_CERT_FILE to a bundle holding its CA", host, rootCause(err))
-	case errors.As(err, &recordHeader), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case mismatch && reg.Scheme() == "http" && errors.As(err, &te):
+		// ggcr tried HTTPS besides plain HTTP, which this registry may use:
+		// HTTPS failing is expected, and the plain-HTTP answer is the news.
+		return oneLine(te)
+	case mismatch && reg.Scheme() == "https":
 		return fmt.Errorf("%s answers plain HTTP, not HTTPS: pass --insecure-registry %s if you trust the network", host, host)
 	case errors.Is(err, ErrPlainHTTP):
 		return oneLine(err)

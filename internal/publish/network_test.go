@@ -1,0 +1,215 @@
+package publish_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/buildercli/builder/internal/publish"
+	"github.com/buildercli/builder/internal/push"
+)
+
+// releaseTags are the tags a clean publish of v1.2.0 writes.
+var releaseTags = []string{"v1.2.0", "git-abc1234", "v1.2", "v1", "latest"}
+
+// allAt maps each of tags to d.
+func allAt(tags []string, d string) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[t] = d
+	}
+	return m
+}
+
+func TestPublishSurvivesFaults(t *testing.T) {
+	t.Parallel()
+	pkg := module(t, nil)
+	calm := newTestRegistry(t)
+	want := run(t, options(pkg, calm.Direct+"/calm", "v1.2.0")).Digest
+
+	for _, tc := range []struct {
+		name  string
+		fault fault
+	}{
+		{"the first 3 requests answer 503", fault{N: 3, Status: http.StatusServiceUnavailable}},
+		{"the first upload answers 429 with Retry-After", fault{Kind: kindUpload, N: 1, Status: http.StatusTooManyRequests, RetryAfter: "1"}},
+		{"the first 2 uploads drop the connection", fault{Kind: kindUpload, N: 2}},
+		{"the first 2 PATCHes drop the connection", fault{Kind: kindUpload, Method: http.MethodPatch, N: 2}},
+		{"the first tag PUT answers 502", fault{Kind: kindManifestTag, N: 1, Status: http.StatusBadGateway}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t)
+			reg.inject(tc.fault)
+			res := run(t, options(pkg, reg.Host+"/app", "v1.2.0"))
+			if res.Digest != want {
+				t.Errorf("digest = %s, want %s as without faults", res.Digest, want)
+			}
+			if got := reg.spoiled(); got != tc.fault.N {
+				t.Errorf("%d requests spoiled, want %d: the fault did not apply as meant", got, tc.fault.N)
+			}
+			if diff := cmp.Diff(allAt(releaseTags, want.String()), tagsOf(t, reg.Direct+"/app")); diff != "" {
+				t.Errorf("tags (-want +got):\n%s", diff)
+			}
+			checkImage(t, reg.Direct+"/app", res.Digest)
+		})
+	}
+}
+
+func TestPublishGivesUpOnBrokenRegistry(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	reg.inject(fault{Status: http.StatusServiceUnavailable}) // every request
+	start := time.Now()
+	_, err := publish.Run(context.Background(), options(module(t, nil), reg.Host+"/app", "v1.2.0"), io.Discard)
+	elapsed := time.Since(start)
+	checkOneLine(t, err, "503")
+	// The documented bound is about 30 seconds; allow twice that.
+	if elapsed > 60*time.Second {
+		t.Errorf("gave up after %v, want within about 30s", elapsed)
+	}
+	if n := reg.writes(); n != 0 {
+		t.Errorf("%d writes were served", n)
+	}
+	if tags := tagsOf(t, reg.Direct+"/app"); len(tags) != 0 {
+		t.Errorf("a failed publish left tags %v", tags)
+	}
+}
+
+func TestPublishWrongCredentials(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	reg.requireAuth("ci", "right")
+	pkg := module(t, nil)
+	for _, tc := range []struct {
+		name     string
+		password string
+		wantErr  bool
+	}{
+		{"wrong password", "wrong", true},
+		{"right password", "right", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg.reset()
+			o := options(pkg, reg.Host+"/"+strings.ReplaceAll(tc.name, " ", "-"), "v1.2.0")
+			o.Remote.Keychain = staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "ci", Password: tc.password})}
+			res, err := publish.Run(context.Background(), o, io.Discard)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				checkImage(t, reg.Direct+"/right-password", res.Digest)
+				return
+			}
+			if !errors.Is(err, push.ErrAuth) {
+				t.Fatalf("Run = %v, want an error wrapping push.ErrAuth", err)
+			}
+			checkOneLine(t, err, "builder login "+reg.Host)
+			if n := reg.writes(); n != 0 {
+				t.Errorf("%d writes were served", n)
+			}
+			if tags := tagsOf(t, reg.Direct+"/wrong-password"); len(tags) != 0 {
+				t.Errorf("a refused publish left tags %v", tags)
+			}
+		})
+	}
+}
+
+// TestPublishPlainHTTPRegistry publishes to a plain-HTTP registry under a
+// name that is not loopback: registry.test, dialled to the test server.
+func TestPublishPlainHTTPRegistry(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	_, port, err := net.SplitHostPort(reg.Host)
+	if err != nil {
+		t.Fatalf("SplitHostPort: %v", err)
+	}
+	host := "registry.test:" + port
+	var d net.Dialer
+	base := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, reg.Host)
+	}}
+	t.Cleanup(base.CloseIdleConnections)
+	pkg := module(t, nil)
+	for _, tc := range []struct {
+		name     string
+		insecure []string
+	}{
+		{"refused without --insecure-registry", nil},
+		{"allowed with --insecure-registry", []string{host}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg.reset()
+			o := options(pkg, host+"/app", "v1.2.0")
+			o.Insecure = tc.insecure
+			o.Remote.Transport = push.NewTransport(base, tc.insecure)
+			res, err := publish.Run(context.Background(), o, io.Discard)
+			if tc.insecure == nil {
+				checkOneLine(t, err, "--insecure-registry "+host)
+				if n := reg.writes(); n != 0 {
+					t.Errorf("%d writes were served", n)
+				}
+				if tags := tagsOf(t, reg.Direct+"/app"); len(tags) != 0 {
+					t.Errorf("a refused publish left tags %v", tags)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.Repository != host+"/app" {
+				t.Errorf("published to %s, want %s/app", res.Repository, host)
+			}
+			if diff := cmp.Diff(allAt(releaseTags, res.Digest.String()), tagsOf(t, reg.Direct+"/app")); diff != "" {
+				t.Errorf("tags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPublishInterrupted(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	held := reg.holdFirstUpload()
+	o := options(module(t, nil), reg.Host+"/app", "v1.2.0")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := publish.Run(ctx, o, io.Discard)
+		done <- err
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("Run returned before an upload was held: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("interrupted Run = %v, want context.Canceled", err)
+		}
+		checkOneLine(t, err, "interrupted")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return within 10s of the interrupt")
+	}
+	if tags := tagsOf(t, reg.Direct+"/app"); len(tags) != 0 {
+		t.Errorf("an interrupted publish left tags %v", tags)
+	}
+
+	res := run(t, o)
+	checkImage(t, reg.Direct+"/app", res.Digest)
+	if diff := cmp.Diff(allAt(releaseTags, res.Digest.String()), tagsOf(t, reg.Direct+"/app")); diff != "" {
+		t.Errorf("tags after publishing again (-want +got):\n%s", diff)
+	}
+}
