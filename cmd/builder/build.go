@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/buildercli/builder/internal/bases"
 	"github.com/buildercli/builder/internal/build"
 )
 
@@ -48,6 +49,7 @@ host's architecture.`,
 	}
 	addImageFlags(cmd.Flags(), &o)
 	cmd.Flags().StringVar(&o.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
+	cmd.Flags().StringArrayVar(&o.Insecure, "insecure-registry", nil, "registry host[:port] of a --base that may be reached over plain HTTP (repeatable)")
 	return cmd
 }
 
@@ -55,8 +57,8 @@ host's architecture.`,
 // publish.
 func addImageFlags(f *pflag.FlagSet, o *build.Options) {
 	f.StringVarP(&o.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
-	f.StringVar(&o.Platform, "platform", "", "target platform os/arch[/variant] (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
-	f.StringVar(&o.Base, "base", "", `base image: "builtin:static" (the default, built in, no pull)`)
+	f.StringVar(&o.Platform, "platform", "", "target platforms os/arch[/variant], comma-separated, or all the base offers: all (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
+	f.StringVar(&o.Base, "base", "", "base image: "+bases.Syntax)
 	f.StringVar(&o.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
 	f.BoolVar(&o.AllowRoot, "allow-root", false, "allow an image that runs as root")
 	f.StringArrayVar(&o.Labels, "label", nil, "extra image label key=value (repeatable)")

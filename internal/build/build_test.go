@@ -65,7 +65,7 @@ func buildImage(t *testing.T, o Options) (Result, string) {
 	if err != nil {
 		t.Fatalf("Image: %v", err)
 	}
-	return res, filepath.Join(work, "hello")
+	return res, res.Images[0].Binary
 }
 
 func runBinary(t *testing.T, p string) string {

@@ -2,12 +2,15 @@ package build
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/tags"
 	"github.com/buildercli/builder/internal/vcs"
 )
@@ -28,8 +31,14 @@ type Options struct {
 	Platform string
 	// HostArch is the architecture of the machine running the build.
 	HostArch string
-	// Base is the base image; only the built-in base ("" or base.Name) for now.
+	// Base is the base image, in bases.Syntax; .ko.yaml's, else the
+	// built-in base, when empty.
 	Base string
+	// Registry reaches a registry base.
+	Registry push.Remote
+	// Insecure lists registries (host[:port]) that may be reached over
+	// plain HTTP although they are not on loopback.
+	Insecure []string
 	// User runs the image, "uid[:gid]" or a name of the base; 65532:65532
 	// when empty. Root is refused unless AllowRoot.
 	User      string
@@ -94,8 +103,15 @@ func (o *Options) validate() error {
 			return fmt.Errorf("repository %q is not a valid image name: use lowercase letters, digits and separators, e.g. registry.example.com/team/app", o.Repo)
 		}
 	}
-	if o.Base != "" && o.Base != base.Name && o.Base != "builtin" {
-		return fmt.Errorf("base %q: only the built-in base (%s) is supported in this version", o.Base, base.Name)
+	if o.Tarball != "" && (strings.Contains(o.Platform, ",") || o.Platform == "all") {
+		return errTarballIndex
+	}
+	if o.Platform != "" && o.Platform != "all" {
+		for _, p := range strings.Split(o.Platform, ",") {
+			if _, err := gobuild.ParsePlatform(strings.TrimSpace(p)); err != nil {
+				return err
+			}
+		}
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		return fmt.Errorf("port %d is out of range: use 1 to 65535", o.Port)
@@ -124,30 +140,38 @@ func checkPairs(what string, pairs []string) error {
 	return nil
 }
 
-// checkUser accepts "uid[:gid]" with numbers, or a name of the built-in
-// base's /etc/passwd, and refuses root unless allowRoot.
+// userName is the form a user or group name takes.
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`)
+
+// checkUser accepts "uid[:gid]" with numbers or names, and refuses root
+// unless allowRoot. Whether a name exists depends on the base, and is
+// checked once the base is known.
 func checkUser(user string, allowRoot bool) error {
 	if user == "" {
 		return nil
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
-	uid, err := strconv.Atoi(u)
-	if err != nil {
-		known, ok := base.Users[u]
-		if !ok {
-			return fmt.Errorf("user %q is neither a number nor a user of the base (root, nonroot, nobody): use a numeric uid[:gid]", user)
+	if uid, err := strconv.Atoi(u); err == nil {
+		if uid < 0 || uid > 1<<31-1 {
+			return fmt.Errorf("user %q: uid out of range", user)
 		}
-		uid = known
-	} else if uid < 0 || uid > 1<<31-1 {
-		return fmt.Errorf("user %q: uid out of range", user)
+	} else if !userName.MatchString(u) {
+		return fmt.Errorf("user %q is neither a number nor a user name: use a numeric uid[:gid], e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
 	}
 	if hasGroup {
-		if gid, err := strconv.Atoi(g); err != nil || gid < 0 || gid > 1<<31-1 {
-			return fmt.Errorf("user %q: the group must be a number, e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
+		if gid, err := strconv.Atoi(g); (err != nil && !userName.MatchString(g)) || gid < 0 || gid > 1<<31-1 {
+			return fmt.Errorf("user %q: the group must be a number or a group name, e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
 		}
 	}
-	if uid == 0 && !allowRoot {
+	if isRoot(user) && !allowRoot {
 		return fmt.Errorf("user %q would run the image as root: use a non-root uid such as %d, or pass --allow-root if you really mean it", user, base.NonrootUID)
 	}
 	return nil
+}
+
+// isRoot reports whether an OCI config's User runs as root: empty (the
+// runtime's default), uid 0 or the name root.
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "0" || u == "root"
 }

@@ -28,16 +28,16 @@ func TestValidate(t *testing.T) {
 		{"root allowed", func(o *Options) { o.User, o.AllowRoot = "0", true }, ""},
 		{"nonroot by name", func(o *Options) { o.User = "nonroot" }, ""},
 		{"arbitrary uid gid 0", func(o *Options) { o.User = "1000650000:0" }, ""},
-		{"unknown name", func(o *Options) { o.User = "bob" }, "neither a number"},
-		{"bad gid", func(o *Options) { o.User = "1000:staff" }, "group must be a number"},
+		{"name", func(o *Options) { o.User = "bob" }, ""},
+		{"bad name", func(o *Options) { o.User = "Bob Smith" }, "neither a number"},
+		{"group name", func(o *Options) { o.User = "1000:staff" }, ""},
+		{"bad group", func(o *Options) { o.User = "1000:St aff" }, "group must be"},
 		{"negative uid", func(o *Options) { o.User = "-1" }, "out of range"},
 		{"label", func(o *Options) { o.Labels = []string{"team=core"} }, ""},
 		{"label without value", func(o *Options) { o.Labels = []string{"team"} }, "key=value"},
 		{"derived label", func(o *Options) { o.Labels = []string{LabelRevision + "=abc"} }, "cannot be overridden"},
 		{"env", func(o *Options) { o.Env = []string{"=x"} }, "key=value"},
 		{"port", func(o *Options) { o.Port = 70000 }, "out of range"},
-		{"builtin base", func(o *Options) { o.Base = "builtin:static" }, ""},
-		{"registry base", func(o *Options) { o.Base = "gcr.io/distroless/static" }, "only the built-in base"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ok

@@ -18,12 +18,13 @@ import (
 
 // Config holds the fields of .ko.yaml that builder honours.
 type Config struct {
-	DefaultBaseImage string   `yaml:"defaultBaseImage"`
-	DefaultPlatforms []string `yaml:"defaultPlatforms"`
-	DefaultEnv       []string `yaml:"defaultEnv"`
-	DefaultFlags     []string `yaml:"defaultFlags"`
-	DefaultLdflags   []string `yaml:"defaultLdflags"`
-	Builds           []Build  `yaml:"builds"`
+	DefaultBaseImage   string            `yaml:"defaultBaseImage"`
+	BaseImageOverrides map[string]string `yaml:"baseImageOverrides"`
+	DefaultPlatforms   []string          `yaml:"defaultPlatforms"`
+	DefaultEnv         []string          `yaml:"defaultEnv"`
+	DefaultFlags       []string          `yaml:"defaultFlags"`
+	DefaultLdflags     []string          `yaml:"defaultLdflags"`
+	Builds             []Build           `yaml:"builds"`
 
 	// Ignored lists the fields present in the file that builder does not
 	// use, as "builds[0].goos", sorted.
@@ -45,7 +46,7 @@ type Build struct {
 
 // The keys builder reads; any other is reported in Config.Ignored.
 var (
-	knownTop = map[string]bool{"defaultBaseImage": true, "defaultPlatforms": true,
+	knownTop = map[string]bool{"defaultBaseImage": true, "baseImageOverrides": true, "defaultPlatforms": true,
 		"defaultEnv": true, "defaultFlags": true, "defaultLdflags": true, "builds": true}
 	knownBuild = map[string]bool{"id": true, "dir": true, "main": true, "env": true,
 		"flags": true, "ldflags": true}

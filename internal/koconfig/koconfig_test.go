@@ -57,11 +57,12 @@ func parse(t *testing.T, data, dir string) *koconfig.Config {
 func TestParse(t *testing.T) {
 	got := parse(t, realistic, "/src/app")
 	want := &koconfig.Config{
-		DefaultBaseImage: "cgr.dev/chainguard/static",
-		DefaultPlatforms: []string{"linux/arm64", "linux/amd64"},
-		DefaultEnv:       []string{"GOEXPERIMENT=loopvar"},
-		DefaultFlags:     []string{"-tags=netgo"},
-		DefaultLdflags:   []string{"-s -w"},
+		DefaultBaseImage:   "cgr.dev/chainguard/static",
+		BaseImageOverrides: map[string]string{"example.com/app/cmd/tool": "gcr.io/distroless/base"},
+		DefaultPlatforms:   []string{"linux/arm64", "linux/amd64"},
+		DefaultEnv:         []string{"GOEXPERIMENT=loopvar"},
+		DefaultFlags:       []string{"-tags=netgo"},
+		DefaultLdflags:     []string{"-s -w"},
 		Builds: []koconfig.Build{
 			{
 				ID: "app", Dir: ".", Main: "./cmd/app",
@@ -72,7 +73,7 @@ func TestParse(t *testing.T) {
 			{ID: "tool", Dir: "./tools", Main: "./cmd/tool"},
 			{ID: "other", Main: "./cmd/other", Env: []string{}},
 		},
-		Ignored: []string{"baseImageOverrides", "builds[0].goarch", "builds[1].mod_timestamp"},
+		Ignored: []string{"builds[0].goarch", "builds[1].mod_timestamp"},
 		Dir:     "/src/app",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -96,6 +96,12 @@ func configure(cf *v1.ConfigFile, spec Spec) {
 			c.ExposedPorts[p] = struct{}{}
 		}
 	}
+	// The base's own descriptive labels would lie about the result.
+	for k := range c.Labels {
+		if strings.HasPrefix(k, "org.opencontainers.image.") || strings.HasPrefix(k, "org.label-schema.") {
+			delete(c.Labels, k)
+		}
+	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
 	}

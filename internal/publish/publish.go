@@ -83,10 +83,12 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	}
 	o.Build.Git = &git
 	o.Build.Repo = o.Repo
+	o.Build.Insecure = o.Insecure
 
 	if o.Remote.Transport == nil {
 		o.Remote.Transport = push.NewTransport(nil, o.Insecure)
 	}
+	o.Build.Registry = push.Remote{Keychain: o.Remote.Keychain, Transport: o.Remote.Transport}
 	s, err := push.Open(repo, o.Remote)
 	if err != nil {
 		return Result{}, err
@@ -113,7 +115,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err := build.Write(built, o.Build, log); err != nil {
 		return Result{}, err
 	}
-	stats, err := s.Push(ctx, built.Image)
+	stats, err := s.Push(ctx, built.Artifact)
 	if err != nil {
 		return Result{}, err
 	}
@@ -135,7 +137,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 			res.Left = append(res.Left, LeftTag{Tag: d.Tag, Newer: d.Newer})
 		}
 	}
-	if err := tagAll(ctx, s, built.Image, res.Moved); err != nil {
+	if err := tagAll(ctx, s, built.Artifact, res.Moved); err != nil {
 		return Result{}, err
 	}
 	o.Build.Trace.Mark("tags")
@@ -144,8 +146,8 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 
 // tagAll points the tags at img, in parallel (the image is complete by
 // now, so their order does not matter), skipping those that already do.
-func tagAll(ctx context.Context, s *push.Session, img v1.Image, names []string) error {
-	d, err := img.Digest()
+func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names []string) error {
+	d, err := a.Digest()
 	if err != nil {
 		return fmt.Errorf("computing the image digest: %w", err)
 	}
@@ -156,7 +158,7 @@ func tagAll(ctx context.Context, s *push.Session, img v1.Image, names []string) 
 			if cur, ok, err := s.Resolve(ctx, t); err == nil && ok && cur == d {
 				return nil
 			}
-			return s.Tag(ctx, img, t)
+			return s.Tag(ctx, a, t)
 		})
 	}
 	return g.Wait()
@@ -209,34 +211,37 @@ func checkImmutable(ctx context.Context, s *push.Session, tag string, d v1.Hash)
 	return nil
 }
 
+// describe sums the sizes of what the registry holds for the result: each
+// distinct layer and config once.
 func describe(b build.Result, repo name.Repository, stats push.Stats) (Result, error) {
 	res := Result{Repository: repo.String(), Digest: b.Digest, Version: b.Version, Push: stats,
 		Ref: repo.Digest(b.Digest.String())}
 	res.Sizes.Uploaded = stats.UploadedBytes
-	m, err := b.Image.Manifest()
-	if err != nil {
-		return Result{}, fmt.Errorf("reading the manifest: %w", err)
-	}
-	res.Sizes.Compressed = m.Config.Size
-	for _, l := range m.Layers {
-		res.Sizes.Compressed += l.Size
-	}
-	ls, err := b.Image.Layers()
-	if err != nil {
-		return Result{}, fmt.Errorf("reading layers: %w", err)
-	}
-	for _, l := range ls {
-		n, err := uncompressedSize(l)
+	seen := map[v1.Hash]bool{}
+	for _, pi := range b.Images {
+		res.Platforms = append(res.Platforms, pi.Platform.String())
+		m, err := pi.Image.Manifest()
 		if err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("reading the manifest: %w", err)
 		}
-		res.Sizes.Uncompressed += n
+		res.Sizes.Compressed += m.Config.Size
+		ls, err := pi.Image.Layers()
+		if err != nil {
+			return Result{}, fmt.Errorf("reading layers: %w", err)
+		}
+		for i, l := range ls {
+			if seen[m.Layers[i].Digest] {
+				continue
+			}
+			seen[m.Layers[i].Digest] = true
+			n, err := uncompressedSize(l)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Sizes.Compressed += m.Layers[i].Size
+			res.Sizes.Uncompressed += n
+		}
 	}
-	cf, err := b.Image.ConfigFile()
-	if err != nil {
-		return Result{}, fmt.Errorf("reading the config: %w", err)
-	}
-	res.Platforms = []string{cf.Platform().String()}
 	return res, nil
 }
 

@@ -22,11 +22,11 @@ const RefNameAnnotation = "org.opencontainers.image.ref.name"
 // containerdNameAnnotation carries the full reference, for `ctr import`.
 const containerdNameAnnotation = "io.containerd.image.name"
 
-// Layout writes img into the OCI image layout at dir, creating it if needed,
+// Layout writes an image or index into the OCI image layout at dir, creating it if needed,
 // under tag.TagStr(). An entry already under that tag is replaced, never
 // duplicated. Blobs land before index.json, and index.json is replaced
 // atomically, so a failure leaves the layout as it was.
-func Layout(img v1.Image, tag name.Tag, dir string) (err error) {
+func Layout(a Artifact, tag name.Tag, dir string) (err error) {
 	_, statErr := os.Stat(dir)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	p, err := openLayout(dir)
@@ -40,10 +40,18 @@ func Layout(img v1.Image, tag name.Tag, dir string) (err error) {
 			}
 		}()
 	}
-	if err := p.WriteImage(img); err != nil {
-		return fmt.Errorf("writing image blobs to %s: %w", dir, err)
+	switch t := a.(type) {
+	case v1.Image:
+		err = p.WriteImage(t)
+	case v1.ImageIndex:
+		err = p.WriteIndex(t)
+	default:
+		err = fmt.Errorf("cannot write a %T", a)
 	}
-	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return fmt.Errorf("writing blobs to %s: %w", dir, err)
+	}
+	desc, err := partial.Descriptor(a)
 	if err != nil {
 		return fmt.Errorf("describing the image: %w", err)
 	}

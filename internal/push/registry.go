@@ -28,6 +28,26 @@ type Remote struct {
 	Progress *Progress
 }
 
+// Options returns the ggcr options that reach registries as r says, with
+// the defaults for its zero fields.
+func (r Remote) Options() []remote.Option {
+	if r.Keychain == nil {
+		r.Keychain = authn.DefaultKeychain
+	}
+	if r.Transport == nil {
+		r.Transport = NewTransport(nil, nil)
+	}
+	return []remote.Option{
+		remote.WithAuthFromKeychain(r.Keychain),
+		remote.WithTransport(r.Transport),
+		// The transport retries statuses and connection failures itself;
+		// ggcr restarts an upload whose stream broke.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(isDroppedConnection),
+		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
+	}
+}
+
 // Session talks to one repository, authenticating once.
 type Session struct {
 	repo   name.Repository
@@ -47,21 +67,7 @@ type Stats struct {
 
 // Open prepares a session with repo.
 func Open(repo name.Repository, r Remote) (*Session, error) {
-	if r.Keychain == nil {
-		r.Keychain = authn.DefaultKeychain
-	}
-	if r.Transport == nil {
-		r.Transport = NewTransport(nil, nil)
-	}
-	opts := []remote.Option{
-		remote.WithAuthFromKeychain(r.Keychain),
-		remote.WithTransport(r.Transport),
-		// The transport retries statuses and connection failures itself;
-		// ggcr restarts an upload whose stream broke.
-		remote.WithRetryStatusCodes(),
-		remote.WithRetryPredicate(isDroppedConnection),
-		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
-	}
+	opts := r.Options()
 	pusher, err := remote.NewPusher(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("preparing to push to %s: %w", repo, err)
@@ -97,12 +103,13 @@ func (s *Session) Resolve(ctx context.Context, tag string) (v1.Hash, bool, error
 	return desc.Digest, true, nil
 }
 
-// Push sends img's layers (those missing, mounting what Mounts knows of),
-// then its config and manifest by digest. No tag is written.
-func (s *Session) Push(ctx context.Context, img v1.Image) (Stats, error) {
-	ls, err := img.Layers()
+// Push sends the layers of an image, or of an index's images (those
+// missing, mounting what Mounts knows of), then configs and manifests by
+// digest. No tag is written.
+func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
+	ls, err := layersOf(a)
 	if err != nil {
-		return Stats{}, fmt.Errorf("reading layers: %w", err)
+		return Stats{}, err
 	}
 	stats := Stats{Layers: len(ls)}
 	results := make([]layerResult, len(ls))
@@ -128,19 +135,19 @@ func (s *Session) Push(ctx context.Context, img v1.Image) (Stats, error) {
 			stats.Uploaded++
 		}
 	}
-	d, err := img.Digest()
+	d, err := a.Digest()
 	if err != nil {
 		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
 	}
-	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), img); err != nil {
+	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), a); err != nil {
 		return Stats{}, fmt.Errorf("pushing %s@%s: %w", s.repo, d, Explain(s.repo.Registry, err))
 	}
 	return stats, nil
 }
 
-// Tag points tag at img, whose blobs and manifest are already pushed.
-func (s *Session) Tag(ctx context.Context, img v1.Image, tag string) error {
-	if err := s.pusher.Put(ctx, s.repo.Tag(tag), img); err != nil {
+// Tag points tag at a, whose blobs and manifests are already pushed.
+func (s *Session) Tag(ctx context.Context, a Artifact, tag string) error {
+	if err := s.pusher.Put(ctx, s.repo.Tag(tag), a); err != nil {
 		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
 	}
 	return nil

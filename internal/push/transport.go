@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -108,7 +109,7 @@ func IsLoopback(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.Trim(host, "[]")
+	host = strings.ToLower(strings.Trim(host, "[]"))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
@@ -154,6 +155,13 @@ func retryAfter(resp *http.Response, err error, backoff time.Duration) (time.Dur
 	if err != nil {
 		var dns *net.DNSError
 		if errors.As(err, &dns) || errors.Is(err, ErrPlainHTTP) || errors.Is(err, errSpeaksHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return 0, false
+		}
+		// A plain-HTTP answer to HTTPS, or a certificate that does not
+		// verify, fails the same way every time.
+		var plain tls.RecordHeaderError
+		var cert *tls.CertificateVerificationError
+		if errors.As(err, &plain) || errors.As(err, &cert) {
 			return 0, false
 		}
 		return backoff, true

@@ -1,0 +1,234 @@
+// Package bases resolves the base image of a build: the built-in base, a
+// registry reference (resolved to a digest once and cached on disk), an OCI
+// image layout, or a docker-archive tarball; and picks its image for each
+// platform, converted whole to OCI media types.
+package bases
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/buildercli/builder/internal/base"
+)
+
+// Syntax is the --base syntax, for help texts and errors.
+const Syntax = `"builtin" (default), a registry reference (gcr.io/distroless/static-debian12:nonroot, or pinned @sha256:…), "oci:DIR[:TAG]" or "docker-archive:FILE[:REF]"`
+
+// Builtin makes the built-in base for a platform; the build passes one that
+// serves the base layer from its cache.
+type Builtin func(v1.Platform) (v1.Image, error)
+
+// Options say where to find and keep bases.
+type Options struct {
+	// CacheDir keeps pulled registry bases, by digest; nothing is kept when
+	// empty.
+	CacheDir string
+	// Remote are the options for registry reads (auth, transport).
+	Remote []remote.Option
+	// Insecure lists registries that may be reached over plain HTTP.
+	Insecure []string
+	// Builtin makes the built-in base.
+	Builtin Builtin
+	// Log gets notes, such as the digest a tag resolved to.
+	Log io.Writer
+}
+
+// Base is a resolved base image.
+type Base struct {
+	// Name is how labels name the base: "builtin:static", or the reference
+	// or path as given.
+	Name string
+	// Digest is what Name resolved to (an index or an image); empty for the
+	// built-in base, whose images differ by platform.
+	Digest v1.Hash
+
+	builtin Builtin
+	index   v1.ImageIndex
+	image   v1.Image
+}
+
+// Resolve reads spec (see Syntax).
+func Resolve(ctx context.Context, spec string, o Options) (*Base, error) {
+	switch {
+	case spec == "" || spec == "builtin" || spec == base.Name:
+		return &Base{Name: base.Name, builtin: o.Builtin}, nil
+	case strings.HasPrefix(spec, "oci:"):
+		return fromLayout(spec)
+	case strings.HasPrefix(spec, "docker-archive:"):
+		return fromTarball(spec)
+	}
+	refStr := strings.TrimPrefix(spec, "docker://")
+	var nameOpts []name.Option
+	for _, h := range o.Insecure {
+		if strings.HasPrefix(refStr, h+"/") {
+			nameOpts = append(nameOpts, name.Insecure)
+		}
+	}
+	ref, err := name.ParseReference(refStr, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("base %q is not a valid image reference; --base takes %s", spec, Syntax)
+	}
+	return fromRegistry(ctx, ref, o)
+}
+
+// Builtin reports whether this is the built-in base.
+func (b *Base) Builtin() bool { return b.index == nil && b.image == nil }
+
+// Platforms lists the linux platforms the base offers, sorted.
+func (b *Base) Platforms() ([]v1.Platform, error) {
+	switch {
+	case b.index != nil:
+		im, err := b.index.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading base %s: %w", b.Name, err)
+		}
+		var ps []v1.Platform
+		for _, m := range im.Manifests {
+			if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture != "unknown" {
+				ps = append(ps, normalize(*m.Platform))
+			}
+		}
+		sortPlatforms(ps)
+		return ps, nil
+	case b.image != nil:
+		cf, err := b.image.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading base %s: %w", b.Name, err)
+		}
+		return []v1.Platform{normalize(*cf.Platform())}, nil
+	}
+	return append([]v1.Platform(nil), BuiltinPlatforms...), nil
+}
+
+// BuiltinPlatforms are the platforms "all" means for the built-in base.
+var BuiltinPlatforms = []v1.Platform{
+	{OS: "linux", Architecture: "386"},
+	{OS: "linux", Architecture: "amd64"},
+	{OS: "linux", Architecture: "arm", Variant: "v7"},
+	{OS: "linux", Architecture: "arm64"},
+	{OS: "linux", Architecture: "ppc64le"},
+	{OS: "linux", Architecture: "riscv64"},
+	{OS: "linux", Architecture: "s390x"},
+}
+
+// Image returns the base's image for p, in OCI media types, and the digest
+// of that image's manifest as the base holds it.
+func (b *Base) Image(p v1.Platform) (v1.Image, v1.Hash, error) {
+	img, err := b.pick(p)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading base %s for %s: %w", b.Name, p, err)
+	}
+	oci, err := toOCI(img)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("converting base %s for %s to OCI: %w", b.Name, p, err)
+	}
+	return oci, d, nil
+}
+
+func (b *Base) pick(p v1.Platform) (v1.Image, error) {
+	if b.index == nil && b.image == nil {
+		return b.builtin(p)
+	}
+	offered, err := b.Platforms()
+	if err != nil {
+		return nil, err
+	}
+	if b.image != nil {
+		if !samePlatform(offered[0], p) {
+			return nil, fmt.Errorf("base %s is a single-platform image for %s, not %s: pick another base or --platform %s", b.Name, offered[0], p, offered[0])
+		}
+		return b.image, nil
+	}
+	im, err := b.index.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading base %s: %w", b.Name, err)
+	}
+	for _, m := range im.Manifests {
+		if m.Platform != nil && samePlatform(normalize(*m.Platform), p) {
+			img, err := b.index.Image(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading base %s for %s: %w", b.Name, p, err)
+			}
+			return img, nil
+		}
+	}
+	return nil, fmt.Errorf("base %s has no image for %s (it offers %s)", b.Name, p, platformList(offered))
+}
+
+// normalize drops the variant arm64 images carry without need.
+func normalize(p v1.Platform) v1.Platform {
+	out := v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+	if out.Architecture == "arm64" && out.Variant == "v8" {
+		out.Variant = ""
+	}
+	return out
+}
+
+func samePlatform(a, b v1.Platform) bool {
+	a, b = normalize(a), normalize(b)
+	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant
+}
+
+func sortPlatforms(ps []v1.Platform) {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].String() < ps[j].String() })
+}
+
+func platformList(ps []v1.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func fromTarball(spec string) (*Base, error) {
+	rest := strings.TrimPrefix(spec, "docker-archive:")
+	path, refStr, _ := strings.Cut(rest, ":")
+	if refStr != "" {
+		// A reference carries a colon itself: FILE:REPO:TAG.
+		path, refStr = splitPathRef(rest)
+	}
+	var tag *name.Tag
+	if refStr != "" {
+		t, err := name.NewTag(refStr)
+		if err != nil {
+			return nil, fmt.Errorf("base %q: %q is not a valid image reference", spec, refStr)
+		}
+		tag = &t
+	}
+	img, err := tarball.ImageFromPath(path, tag)
+	if err != nil {
+		return nil, fmt.Errorf("reading base %s: %w", spec, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading base %s: %w", spec, err)
+	}
+	return &Base{Name: spec, Digest: d, image: img}, nil
+}
+
+// splitPathRef splits "FILE:REPO[:TAG]" at the first colon that is followed
+// by a valid reference.
+func splitPathRef(s string) (string, string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' {
+			continue
+		}
+		if _, err := name.NewTag(s[i+1:]); err == nil {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
