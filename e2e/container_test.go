@@ -31,6 +31,7 @@ type user struct{ UID, GID int }
 
 // containerSpec is how a container differs from the image's defaults.
 type containerSpec struct {
+	Image string            // "DIR:tag" of an OCI layout; the shared image when empty
 	User  *user             // the image's user when nil
 	Env   []string          // KEY=value pairs set over the image's
 	Files map[string]string // host files copied into the rootfs, mode 0755, by their path there
@@ -75,7 +76,10 @@ func ociImage(t *testing.T) string {
 // until it answers /healthz. A cleanup kills and deletes it.
 func startContainer(t *testing.T, spec containerSpec) *container {
 	t.Helper()
-	img := ociImage(t)
+	img := spec.Image
+	if img == "" {
+		img = ociImage(t)
+	}
 	dir := t.TempDir()
 	c := &container{
 		name:     fmt.Sprintf("builder-e2e-%d-%d", os.Getpid(), containerSeq.Add(1)),

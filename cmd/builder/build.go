@@ -66,6 +66,8 @@ func addImageFlags(f *pflag.FlagSet, o *build.Options) {
 	f.IntVar(&o.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
 	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
+	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
+	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")
 }
 
 // fromEnvironment fills in what the build takes from the environment.
@@ -75,6 +77,7 @@ func fromEnvironment(o *build.Options) {
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	o.KoConfig = os.Getenv("KO_CONFIG_PATH")
 	o.CacheDir = cacheDir()
+	o.BuilderVersion = builderVersion()
 	if os.Getenv("BUILDER_TRACE") == "1" {
 		o.Trace = &build.Stopwatch{W: os.Stderr}
 	}

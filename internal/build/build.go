@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,6 +37,13 @@ type Result struct {
 	Git vcs.Info
 	// Build holds the go build settings used, for provenance.
 	Build Settings
+	// App is the package's import path; Created the image's time.
+	App     string
+	Created time.Time
+	// BaseDigest is what the base resolved to; empty for the built-in base.
+	BaseDigest v1.Hash
+	// BuilderVersion is builder's own version, for the records.
+	BuilderVersion string
 }
 
 // PlatformImage is the image built for one platform.
@@ -92,7 +100,7 @@ func Write(res Result, o Options, log io.Writer) error {
 		}
 		fmt.Fprintf(log, "wrote %s (%s)\n", o.OCILayout, res.Ref.TagStr())
 	}
-	return nil
+	return writeRecords(res, o, log)
 }
 
 var errTarballIndex = errors.New("--tarball holds one platform's image: give one --platform, or use --oci-layout DIR for several")
@@ -120,7 +128,9 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 		return Result{}, err
 	}
 	o.Trace.Mark("go build and layers")
-	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Base: pl.base.Name, Git: pl.meta.git, Build: pl.settings}
+	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Base: pl.base.Name, Git: pl.meta.git,
+		Build: pl.settings, App: pl.src.importPath, Created: pl.meta.created, BaseDigest: pl.base.Digest,
+		BuilderVersion: o.BuilderVersion}
 	if len(images) == 1 {
 		res.Image, res.Artifact, res.Digest = images[0].Image, images[0].Image, images[0].Digest
 		return res, nil

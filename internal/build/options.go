@@ -61,6 +61,11 @@ type Options struct {
 	// CacheDir holds compiled binaries and compressed layers between
 	// builds; when empty nothing is kept.
 	CacheDir string
+	// SBOM and Provenance are files to write the records to; "" or None
+	// for none. (publish attaches them to the image unless None.)
+	SBOM, Provenance string
+	// BuilderVersion is builder's own version, for the records.
+	BuilderVersion string
 	// Trace, when set, times the phases of the build.
 	Trace *Stopwatch
 	// Git, when set, is the checkout's state already read by the caller;

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/buildercli/builder/internal/attest"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/tags"
@@ -120,6 +123,10 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	o.Build.Trace.Mark("push blobs and manifest")
+	if err := attach(ctx, s, built, repo, o.Build); err != nil {
+		return Result{}, err
+	}
+	o.Build.Trace.Mark("attach records")
 	res, err := describe(built, repo, stats)
 	if err != nil {
 		return Result{}, err
@@ -142,6 +149,45 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	}
 	o.Build.Trace.Mark("tags")
 	return res, nil
+}
+
+// attach pushes each image's SBOM and the provenance as OCI 1.1 referrers
+// of what they describe, unless turned off with "none".
+func attach(ctx context.Context, s *push.Session, b build.Result, repo name.Repository, o build.Options) error {
+	wantSBOM, wantProv := o.SBOM != build.None, o.Provenance != build.None
+	if !wantSBOM && !wantProv {
+		return nil
+	}
+	recs, err := b.Records(repo.String(), wantSBOM, wantProv)
+	if err != nil {
+		return err
+	}
+	created := b.Created.UTC().Format(time.RFC3339)
+	for i, doc := range recs.SBOMs {
+		d, err := partial.Descriptor(b.Images[i].Image)
+		if err != nil {
+			return fmt.Errorf("describing the %s image: %w", b.Images[i].Platform, err)
+		}
+		if err := attachOne(ctx, s, *d, attest.SPDXMediaType, doc, created, ".sbom"); err != nil {
+			return err
+		}
+	}
+	if wantProv {
+		d, err := partial.Descriptor(b.Artifact)
+		if err != nil {
+			return fmt.Errorf("describing the image: %w", err)
+		}
+		return attachOne(ctx, s, *d, attest.InTotoMediaType, recs.Provenance, created, ".att")
+	}
+	return nil
+}
+
+func attachOne(ctx context.Context, s *push.Session, subject v1.Descriptor, mt string, data []byte, created, suffix string) error {
+	r, err := push.NewReferrer(subject, mt, data, created)
+	if err != nil {
+		return err
+	}
+	return s.Attach(ctx, r, subject.Digest.Algorithm+"-"+subject.Digest.Hex+suffix)
 }
 
 // tagAll points the tags at img, in parallel (the image is complete by

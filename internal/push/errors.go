@@ -37,8 +37,12 @@ func Explain(reg name.Registry, err error) error {
 		return fmt.Errorf("%w: %s refused the credentials (401): run `builder login %s -u USER --password-stdin` or check your docker config", ErrAuth, host, host)
 	case errors.As(err, &te) && te.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %s denied access (403): check that these credentials may push there", ErrAuth, host)
-	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
-		return fmt.Errorf("%s's TLS certificate is not trusted (%v): set SSL_CERT_FILE to a bundle holding its CA", host, rootCause(err))
+	case errors.As(err, &unknownCA):
+		return untrusted(host, unknownCA)
+	case errors.As(err, &hostname):
+		return untrusted(host, hostname)
+	case errors.As(err, &invalid):
+		return untrusted(host, invalid)
 	case mismatch && reg.Scheme() == "http" && errors.As(err, &te):
 		// ggcr tried HTTPS besides plain HTTP, which this registry may use:
 		// HTTPS failing is expected, and the plain-HTTP answer is the news.
@@ -53,6 +57,12 @@ func Explain(reg name.Registry, err error) error {
 		return fmt.Errorf("cannot reach registry %s (%v): is it running, and is the address right?", host, rootCause(err))
 	}
 	return oneLine(err)
+}
+
+// untrusted names the certificate problem alone: ggcr's error may also carry
+// its plain-HTTP attempt, over several lines.
+func untrusted(host string, cause error) error {
+	return oneLine(fmt.Errorf("%s's TLS certificate is not trusted (x509: %v): set SSL_CERT_FILE to a bundle holding its CA", host, strings.TrimPrefix(cause.Error(), "x509: ")))
 }
 
 func isTimeout(err error) bool {

@@ -77,10 +77,7 @@ func Layout(a Artifact, tag name.Tag, dir string) (err error) {
 	if err != nil {
 		return fmt.Errorf("encoding the index of %s: %w", dir, err)
 	}
-	return writeAtomically(filepath.Join(dir, "index.json"), func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
+	return File(filepath.Join(dir, "index.json"), data)
 }
 
 // openLayout returns the layout at dir, creating an empty one when dir does

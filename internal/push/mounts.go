@@ -49,8 +49,5 @@ func (m Mounts) Record(repo name.Repository, d v1.Hash) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("recording blob %s: %w", d, err)
 	}
-	return writeAtomically(p, func(f *os.File) error {
-		_, err := f.WriteString(repo.RepositoryStr() + "\n")
-		return err
-	})
+	return File(p, []byte(repo.RepositoryStr()+"\n"))
 }

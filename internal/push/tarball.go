@@ -26,6 +26,14 @@ func Tarball(img v1.Image, tags []name.Tag, path string) error {
 	})
 }
 
+// File writes data to path as a whole or not at all.
+func File(path string, data []byte) error {
+	return writeAtomically(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
 // writeAtomically writes to a temporary file beside path and renames it over
 // path once write and Close have succeeded; on failure it removes the
 // temporary file and leaves path as it was.
