@@ -127,7 +127,7 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
-	o.Trace.Mark("go build and layers")
+	o.Trace.Mark("layers")
 	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Base: pl.base.Name, Git: pl.meta.git,
 		Build: pl.settings, App: pl.src.importPath, Created: pl.meta.created, BaseDigest: pl.base.Digest,
 		BuilderVersion: o.BuilderVersion}

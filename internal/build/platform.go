@@ -68,6 +68,7 @@ func (pl *plan) buildPlatform(ctx context.Context, p v1.Platform, work string) (
 	if err != nil {
 		return PlatformImage{}, err
 	}
+	pl.o.Trace.Mark("go build " + p.String())
 	img, err := pl.assemble(baseImg, baseDigest, p, bin)
 	if err != nil {
 		return PlatformImage{}, err

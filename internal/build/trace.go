@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -10,6 +11,7 @@ import (
 // (BUILDER_TRACE=1), to find where a build spends its time.
 type Stopwatch struct {
 	W    io.Writer
+	mu   sync.Mutex
 	last time.Time
 }
 
@@ -18,6 +20,8 @@ func (s *Stopwatch) Mark(phase string) {
 	if s == nil || s.W == nil {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := time.Now()
 	if !s.last.IsZero() {
 		fmt.Fprintf(s.W, "trace: %-24s %6.1f ms\n", phase, float64(now.Sub(s.last).Microseconds())/1000)

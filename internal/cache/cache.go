@@ -11,22 +11,25 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Compression settings. Their name is part of every key: entries written
-// with other settings are never mixed up. klauspost/compress is pinned by
-// go.sum, and its output for a given version and level is stable.
+// with other settings are never mixed up. klauspost/pgzip compresses blocks
+// of BlockSize on several cores; each block's dictionary is the end of the
+// previous block's input, so the output depends on the content, level and
+// block size alone, never on scheduling or the number of cores. Its version
+// is pinned by go.sum.
 const (
-	Level    = 3
-	Settings = "gzip-klauspost-v1.20.1-l3"
+	Level     = 3
+	BlockSize = 1 << 20
+	Settings  = "pgzip-v1.3.0-l3-b1m"
 )
 
 // Cache stores layers under Dir. A zero Dir caches nothing: layers are
@@ -58,17 +61,21 @@ func (c Cache) Layer(produce Producer) (v1.Layer, error) {
 		return nil, fmt.Errorf("hashing layer content: %w", err)
 	}
 	dir := c.entryDir(diffID)
-	if l, err := open(dir, diffID); err == nil {
+	l, err := open(dir, diffID)
+	if err == nil {
 		return l, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	}
+	if !errors.Is(err, errNotCached) {
+		// A bad entry: truncated, corrupted, or half removed.
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("removing a bad cache entry: %w", err)
 		}
 	}
-	if err := c.store(dir, produce, diffID, n); err != nil {
+	e, err := c.store(dir, produce, diffID, n)
+	if err != nil {
 		return nil, err
 	}
-	return open(dir, diffID)
+	return &layer{blob: filepath.Join(dir, "blob"), e: e}, nil
 }
 
 func (c Cache) entryDir(diffID v1.Hash) string {
@@ -81,36 +88,38 @@ func (c Cache) entryDir(diffID v1.Hash) string {
 
 // store compresses the content into a new directory beside dir and renames
 // it into place; when another build got there first, its entry is kept.
-func (c Cache) store(dir string, produce Producer, diffID v1.Hash, n int64) error {
+func (c Cache) store(dir string, produce Producer, diffID v1.Hash, n int64) (entry, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return fmt.Errorf("making the layer cache: %w", err)
+		return entry{}, fmt.Errorf("making the layer cache: %w", err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+diffID.Hex[:12]+"-")
 	if err != nil {
-		return fmt.Errorf("making the layer cache: %w", err)
+		return entry{}, fmt.Errorf("making the layer cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	e, err := compress(filepath.Join(tmp, "blob"), produce)
 	if err != nil {
-		return err
+		return entry{}, err
 	}
 	if e.DiffID != diffID || e.Uncompressed != n {
-		return fmt.Errorf("layer content changed while it was being compressed (%s, then %s)", diffID, e.DiffID)
+		return entry{}, fmt.Errorf("layer content changed while it was being compressed (%s, then %s)", diffID, e.DiffID)
 	}
 	meta, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encoding the cache entry: %w", err)
+		return entry{}, fmt.Errorf("encoding the cache entry: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), meta, 0o644); err != nil {
-		return fmt.Errorf("writing the cache entry: %w", err)
+		return entry{}, fmt.Errorf("writing the cache entry: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(filepath.Join(dir, "meta.json")); statErr == nil {
-			return nil // a concurrent build stored the same content
+		// A concurrent build may have stored the same content first: its
+		// entry holds the same bytes, as compression is deterministic.
+		if l, openErr := open(dir, diffID); openErr == nil {
+			return l.e, nil
 		}
-		return fmt.Errorf("storing the cache entry: %w", err)
+		return entry{}, fmt.Errorf("storing the cache entry: %w", err)
 	}
-	return nil
+	return e, nil
 }
 
 // compress writes the gzip of the content to path and returns its digests
@@ -123,8 +132,11 @@ func compress(path string, produce Producer) (entry, error) {
 	defer f.Close()
 	digest := sha256.New()
 	compressed := &counter{w: io.MultiWriter(f, digest)}
-	zw, err := gzip.NewWriterLevel(compressed, Level)
+	zw, err := pgzip.NewWriterLevel(compressed, Level)
 	if err != nil {
+		return entry{}, fmt.Errorf("starting compression: %w", err)
+	}
+	if err := zw.SetConcurrency(BlockSize, 4); err != nil {
 		return entry{}, fmt.Errorf("starting compression: %w", err)
 	}
 	diffID := sha256.New()

@@ -3,8 +3,10 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -20,13 +22,21 @@ type layer struct {
 	e    entry
 }
 
+// errNotCached says that the cache has no entry for some content.
+var errNotCached = errors.New("not cached")
+
 // open checks the entry in dir — its metadata names the content diffID and
-// its blob has the recorded size and digest — and returns it as a layer. A
-// missing entry gives an error wrapping fs.ErrNotExist.
+// its blob has the recorded size and digest — and returns it as a layer.
+// With no entry at all, the error is errNotCached.
 func open(dir string, diffID v1.Hash) (*layer, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+			return nil, errNotCached
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cache entry %s: %w", dir, err)
 	}
 	var e entry
 	if err := json.Unmarshal(data, &e); err != nil {

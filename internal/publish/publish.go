@@ -118,15 +118,16 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err := build.Write(built, o.Build, log); err != nil {
 		return Result{}, err
 	}
-	stats, err := s.Push(ctx, built.Artifact)
-	if err != nil {
+	// The image and its records go up side by side; tags only once both
+	// are there.
+	var stats push.Stats
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { stats, err = s.Push(gctx, built.Artifact); return err })
+	g.Go(func() error { return attach(gctx, s, built, repo, o.Build) })
+	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
-	o.Build.Trace.Mark("push blobs and manifest")
-	if err := attach(ctx, s, built, repo, o.Build); err != nil {
-		return Result{}, err
-	}
-	o.Build.Trace.Mark("attach records")
+	o.Build.Trace.Mark("push image and records")
 	res, err := describe(built, repo, stats)
 	if err != nil {
 		return Result{}, err
@@ -144,7 +145,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 			res.Left = append(res.Left, LeftTag{Tag: d.Tag, Newer: d.Newer})
 		}
 	}
-	if err := tagAll(ctx, s, built.Artifact, res.Moved); err != nil {
+	if err := tagAll(ctx, s, built.Artifact, res.Moved, existing); err != nil {
 		return Result{}, err
 	}
 	o.Build.Trace.Mark("tags")
@@ -162,37 +163,71 @@ func attach(ctx context.Context, s *push.Session, b build.Result, repo name.Repo
 	if err != nil {
 		return err
 	}
-	created := b.Created.UTC().Format(time.RFC3339)
-	for i, doc := range recs.SBOMs {
-		d, err := partial.Descriptor(b.Images[i].Image)
+	// Records of one subject go one after the other: without a referrers
+	// API each updates the subject's fallback tag. Subjects go in parallel.
+	bySubject := map[v1.Hash][]record{}
+	var order []v1.Hash
+	add := func(a partial.Describable, r record) error {
+		d, err := partial.Descriptor(a)
 		if err != nil {
-			return fmt.Errorf("describing the %s image: %w", b.Images[i].Platform, err)
+			return fmt.Errorf("describing %s: %w", r.suffix, err)
 		}
-		if err := attachOne(ctx, s, *d, attest.SPDXMediaType, doc, created, ".sbom"); err != nil {
+		r.subject = *d
+		if _, ok := bySubject[d.Digest]; !ok {
+			order = append(order, d.Digest)
+		}
+		bySubject[d.Digest] = append(bySubject[d.Digest], r)
+		return nil
+	}
+	for i, doc := range recs.SBOMs {
+		if err := add(b.Images[i].Image, record{mt: attest.SPDXMediaType, data: doc, suffix: ".sbom"}); err != nil {
 			return err
 		}
 	}
 	if wantProv {
-		d, err := partial.Descriptor(b.Artifact)
-		if err != nil {
-			return fmt.Errorf("describing the image: %w", err)
+		if err := add(b.Artifact, record{mt: attest.InTotoMediaType, data: recs.Provenance, suffix: ".att"}); err != nil {
+			return err
 		}
-		return attachOne(ctx, s, *d, attest.InTotoMediaType, recs.Provenance, created, ".att")
 	}
-	return nil
+	created := b.Created.UTC().Format(time.RFC3339)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, d := range order {
+		g.Go(func() error {
+			for _, r := range bySubject[d] {
+				if err := attachOne(ctx, s, r, created); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
-func attachOne(ctx context.Context, s *push.Session, subject v1.Descriptor, mt string, data []byte, created, suffix string) error {
-	r, err := push.NewReferrer(subject, mt, data, created)
+// record is one supply-chain record to attach to its subject.
+type record struct {
+	subject v1.Descriptor
+	mt      string
+	data    []byte
+	suffix  string
+}
+
+func attachOne(ctx context.Context, s *push.Session, r record, created string) error {
+	ref, err := push.NewReferrer(r.subject, r.mt, r.data, created)
 	if err != nil {
 		return err
 	}
-	return s.Attach(ctx, r, subject.Digest.Algorithm+"-"+subject.Digest.Hex+suffix)
+	return s.Attach(ctx, ref, r.subject.Digest.Algorithm+"-"+r.subject.Digest.Hex+r.suffix)
 }
 
-// tagAll points the tags at img, in parallel (the image is complete by
-// now, so their order does not matter), skipping those that already do.
-func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names []string) error {
+// tagAll points the tags at a, in parallel (the image is complete by now,
+// so their order does not matter), skipping those that already do; only
+// tags in existing can.
+func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names, existing []string) error {
+	there := map[string]bool{}
+	for _, t := range existing {
+		there[t] = true
+	}
 	d, err := a.Digest()
 	if err != nil {
 		return fmt.Errorf("computing the image digest: %w", err)
@@ -201,8 +236,10 @@ func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names []strin
 	g.SetLimit(4)
 	for _, t := range names {
 		g.Go(func() error {
-			if cur, ok, err := s.Resolve(ctx, t); err == nil && ok && cur == d {
-				return nil
+			if there[t] {
+				if cur, ok, err := s.Resolve(ctx, t); err == nil && ok && cur == d {
+					return nil
+				}
 			}
 			return s.Tag(ctx, a, t)
 		})

@@ -81,14 +81,17 @@ func (r *Referrer) Digest() (v1.Hash, error) {
 // "sha256-<subject hex>" fallback tag. With tag set, the manifest is tagged
 // too (cosign's "sha256-<hex>.sbom" convention).
 func (s *Session) Attach(ctx context.Context, r *Referrer, tag string) error {
+	d, err := r.Digest()
+	if err != nil {
+		return err
+	}
+	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
+		return nil // attached before: records are deterministic
+	}
 	for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
 		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
 			return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
 		}
-	}
-	d, err := r.Digest()
-	if err != nil {
-		return err
 	}
 	if err := s.pusher.Put(ctx, s.repo.Digest(d.String()), r); err != nil {
 		return fmt.Errorf("pushing the artifact for %s: %w", r.Subject.Digest, Explain(s.repo.Registry, err))
