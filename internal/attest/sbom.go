@@ -14,6 +14,7 @@ import (
 	"github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
+	"golang.org/x/mod/modfile"
 )
 
 const noAssertion = "NOASSERTION"
@@ -60,6 +61,17 @@ func SBOM(in Input, img Image) ([]byte, error) {
 		rel("SPDXRef-Go", "BUILD_TOOL_OF", "SPDXRef-Application"),
 	}
 	for _, m := range bi.Deps {
+		// A module replaced by a directory keeps its name: the directory's
+		// code is no release the module proxy has.
+		if dir := m.Replace; dir != nil && modfile.IsDirectoryPath(dir.Path) {
+			id := "SPDXRef-Module-" + idSafe.ReplaceAllString(m.Path+"-"+dir.Version, "-")
+			dep := pkg(id, m.Path, dir.Version, "pkg:golang/"+m.Path)
+			dep.PrimaryPackagePurpose = "LIBRARY"
+			dep.PackageComment = "replaced by the directory " + dir.Path
+			doc.Packages = append(doc.Packages, dep)
+			doc.Relationships = append(doc.Relationships, rel("SPDXRef-Application", "DEPENDS_ON", id))
+			continue
+		}
 		if m.Replace != nil {
 			m = m.Replace
 		}

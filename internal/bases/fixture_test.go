@@ -45,13 +45,19 @@ var baseLabels = map[string]string{
 	"com.example.keep":                 "yes",
 }
 
+// baseAnnotations are the OCI fixture's manifest annotations: images built
+// with buildx often carry their labels there too.
+var baseAnnotations = map[string]string{
+	"org.opencontainers.image.source": "https://evil.example",
+	"org.opencontainers.image.title":  "notyours",
+	"org.label-schema.name":           "notyours",
+	"com.example.keep":                "yes",
+}
+
 // flavour is how a fixture image differs from the distroless-like default.
 type flavour struct {
 	// Docker uses Docker media types for the manifest, config and layer.
 	Docker bool
-	// User is the config's user: "65532" when empty; "root" stands for an
-	// empty User, which runs as root.
-	User string
 }
 
 // layerOf returns a gzipped tar layer, of media type mt, holding files
@@ -112,15 +118,8 @@ func baseImage(t *testing.T, p v1.Platform, f flavour) v1.Image {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	user := f.User
-	switch user {
-	case "":
-		user = "65532"
-	case "root":
-		user = ""
-	}
 	cf.Config = v1.Config{
-		User:       user,
+		User:       "65532",
 		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin", "FOO=base"},
 		WorkingDir: "/home/nonroot",
 		Labels:     map[string]string{},
@@ -134,12 +133,7 @@ func baseImage(t *testing.T, p v1.Platform, f flavour) v1.Image {
 	if f.Docker {
 		return img
 	}
-	// Images built with buildx often carry their labels as manifest
-	// annotations too.
-	return mutate.Annotations(img, map[string]string{
-		"org.opencontainers.image.source": "https://evil.example",
-		"org.opencontainers.image.title":  "notyours",
-	}).(v1.Image)
+	return mutate.Annotations(img, baseAnnotations).(v1.Image)
 }
 
 // baseIndex makes the two-platform base: arm64 (as linux/arm64/v8) before
@@ -155,7 +149,6 @@ func baseIndex(t *testing.T, f flavour) v1.ImageIndex {
 	idx := mutate.IndexMediaType(empty.Index, mt)
 	var adds []mutate.IndexAddendum
 	for _, p := range []v1.Platform{arm64v8, amd64} {
-		p := p
 		adds = append(adds, mutate.IndexAddendum{Add: baseImage(t, p, f), Descriptor: v1.Descriptor{Platform: &p}})
 	}
 	if !f.Docker {
