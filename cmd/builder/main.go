@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/buildercli/builder/internal/gobuild"
@@ -16,12 +18,34 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+	err := newRootCmd().ExecuteContext(ctx)
+	if os.Getenv("BUILDER_TRACE") == "1" {
+		reportPeakRSS()
+	}
+	if err != nil {
 		var ce *gobuild.CompileError
 		if errors.As(err, &ce) {
 			fmt.Fprint(os.Stderr, ce.Output)
 		}
 		fmt.Fprintf(os.Stderr, "builder: %v\n", err)
 		os.Exit(1)
+	}
+}
+
+// reportPeakRSS prints builder's own peak resident set size for
+// `make bench`: VmHWM, the high-water mark of this program's memory map.
+// getrusage's ru_maxrss would not do: exec carries the parent's peak over,
+// and a child's (the compiler's) is not this process's.
+func reportPeakRSS() {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB"))); err == nil {
+				fmt.Fprintf(os.Stderr, "trace: peak RSS %.1f MB\n", float64(n)/1024)
+			}
+		}
 	}
 }

@@ -108,7 +108,17 @@ func (pl *plan) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform, bi
 	if err != nil {
 		return nil, err
 	}
-	bin, err := cachedLayer(pl.cache, []layers.Entry{e})
+	// The build ID names the binary's content, so that an unchanged binary
+	// is found in the cache without being read again.
+	key := ""
+	if id, err := gobuild.BuildID(binPath); err == nil {
+		key = fmt.Sprintf("go-binary:%s:%s:%o", id, entrypoint, e.Mode)
+	}
+	tar, err := layers.Tar([]layers.Entry{e})
+	if err != nil {
+		return nil, err
+	}
+	bin, err := pl.cache.KeyedLayer(key, tar)
 	if err != nil {
 		return nil, fmt.Errorf("building the application layer: %w", err)
 	}

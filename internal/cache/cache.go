@@ -56,6 +56,28 @@ type entry struct {
 // served from it, otherwise it is compressed once, hashing as it goes, and
 // stored. An entry that fails its check is removed and rebuilt.
 func (c Cache) Layer(produce Producer) (v1.Layer, error) {
+	return c.KeyedLayer("", produce)
+}
+
+// KeyedLayer is Layer with a key that names the content without reading it
+// (for a Go binary, its build ID, a hash of its content the linker wrote):
+// when the cache has seen the key, the content is not hashed again.
+func (c Cache) KeyedLayer(key string, produce Producer) (v1.Layer, error) {
+	if key != "" && c.Dir != "" {
+		if diffID, ok := c.known(key); ok {
+			if l, err := open(c.entryDir(diffID), diffID); err == nil {
+				return l, nil
+			}
+		}
+	}
+	l, err := c.layer(produce)
+	if err == nil && key != "" && c.Dir != "" {
+		c.remember(key, l.e.DiffID)
+	}
+	return l, err
+}
+
+func (c Cache) layer(produce Producer) (*layer, error) {
 	diffID, n, err := hashOf(produce)
 	if err != nil {
 		return nil, fmt.Errorf("hashing layer content: %w", err)
@@ -76,6 +98,40 @@ func (c Cache) Layer(produce Producer) (v1.Layer, error) {
 		return nil, err
 	}
 	return &layer{blob: filepath.Join(dir, "blob"), e: e}, nil
+}
+
+// keyPath is where the diffID of the content a key names is recorded.
+func (c Cache) keyPath(key string) string {
+	h := sha256.Sum256([]byte(Settings + "\x00" + key))
+	return filepath.Join(c.Dir, "keys", hex.EncodeToString(h[:]))
+}
+
+func (c Cache) known(key string) (v1.Hash, bool) {
+	data, err := os.ReadFile(c.keyPath(key))
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	h, err := v1.NewHash(string(data))
+	return h, err == nil
+}
+
+// remember records key → diffID; a failure only costs a later hash.
+func (c Cache) remember(key string, diffID v1.Hash) {
+	p := c.keyPath(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
+	if err != nil {
+		return
+	}
+	_, err = tmp.WriteString(diffID.String())
+	if cerr := tmp.Close(); err == nil && cerr == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
 }
 
 func (c Cache) entryDir(diffID v1.Hash) string {

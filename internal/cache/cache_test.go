@@ -203,3 +203,43 @@ func BenchmarkLayerHit(b *testing.B) {
 		mustLayer(b, c, p)
 	}
 }
+
+func TestKeyedLayerSkipsHashing(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	calls := 0
+	inner := content(1<<16, 7)
+	p := func(w io.Writer) error { calls++; return inner(w) }
+	first, err := c.KeyedLayer("id-1", p)
+	if err != nil {
+		t.Fatalf("KeyedLayer: %v", err)
+	}
+	before := calls
+	second, err := c.KeyedLayer("id-1", p)
+	if err != nil {
+		t.Fatalf("KeyedLayer: %v", err)
+	}
+	if calls != before {
+		t.Errorf("a known key read the content %d more times, want none", calls-before)
+	}
+	if digest(t, first) != digest(t, second) {
+		t.Errorf("digests %s and %s differ", digest(t, first), digest(t, second))
+	}
+	// A key whose entry went bad falls back to the content.
+	blobs, err := filepath.Glob(filepath.Join(c.Dir, "layers", Settings, "*", "blob"))
+	if err != nil || len(blobs) != 1 {
+		t.Fatalf("finding the cached blob: %v, %v", blobs, err)
+	}
+	if err := os.Truncate(blobs[0], 10); err != nil {
+		t.Fatal(err)
+	}
+	third, err := c.KeyedLayer("id-1", p)
+	if err != nil {
+		t.Fatalf("KeyedLayer: %v", err)
+	}
+	if digest(t, third) != digest(t, first) {
+		t.Errorf("rebuilt digest %s, want %s", digest(t, third), digest(t, first))
+	}
+	if err := validate.Layer(third); err != nil {
+		t.Errorf("rebuilt layer is not sound: %v", err)
+	}
+}

@@ -134,3 +134,34 @@ func CheckStatic(p string) error {
 	}
 	return nil
 }
+
+// BuildID returns the Go build ID the linker wrote into the binary at p:
+// ACTION/CONTENT hashes, the second over the file's content. It is read from
+// the ELF note, without reading the whole file.
+func BuildID(p string) (string, error) {
+	f, err := elf.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil {
+		return "", fmt.Errorf("%s has no Go build ID", p)
+	}
+	note, err := sec.Data()
+	if err != nil {
+		return "", fmt.Errorf("reading the build ID of %s: %w", p, err)
+	}
+	// An ELF note: name size, descriptor size, type, then the name "Go\0\0"
+	// and the descriptor, the ID itself.
+	if len(note) < 16 {
+		return "", fmt.Errorf("%s has a malformed Go build ID note", p)
+	}
+	bo := f.ByteOrder
+	nameSize, descSize := bo.Uint32(note[0:4]), bo.Uint32(note[4:8])
+	start := 12 + (nameSize+3)&^3
+	if nameSize != 4 || string(note[12:15]) != "Go\x00" || uint32(len(note)) < start+descSize {
+		return "", fmt.Errorf("%s has a malformed Go build ID note", p)
+	}
+	return string(note[start : start+descSize]), nil
+}

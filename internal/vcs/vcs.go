@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Info describes the checkout a build comes from.
@@ -44,55 +46,66 @@ func Read(ctx context.Context, dir string) (Info, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return Info{}, ErrNoGit
 	}
-	if _, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
+	head, err := git(ctx, dir, "log", "-1", "--format=%H%n%h%n%ct", "HEAD")
+	if err != nil {
 		return Info{}, nil // not a repository, or no commit yet
 	}
-	var info Info
-	info.Repo = true
-	var err error
+	f := strings.Split(head, "\n")
+	if len(f) != 3 {
+		return Info{}, fmt.Errorf("reading HEAD: unexpected git log output %q", head)
+	}
+	secs, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading the commit time %q: %w", f[2], err)
+	}
+	info := Info{Repo: true, Commit: f[0], ShortCommit: f[1], Time: time.Unix(secs, 0).UTC()}
+	// The rest is independent: ask git in parallel. No command takes the
+	// index lock (--no-optional-locks), so they do not trip over each other.
+	var status, remotes string
+	g, gctx := errgroup.WithContext(ctx)
 	for _, q := range []struct {
 		dst  *string
 		args []string
 	}{
-		{&info.Commit, []string{"rev-parse", "HEAD"}},
-		{&info.ShortCommit, []string{"rev-parse", "--short", "HEAD"}},
 		{&info.Branch, []string{"rev-parse", "--abbrev-ref", "HEAD"}},
 		{&info.Describe, []string{"describe", "--tags", "--always", "--dirty"}},
+		{&status, []string{"status", "--porcelain", "--untracked-files=no"}},
 	} {
-		if *q.dst, err = git(ctx, dir, q.args...); err != nil {
-			return Info{}, err
-		}
+		g.Go(func() (err error) {
+			*q.dst, err = git(gctx, dir, q.args...)
+			return err
+		})
 	}
-	ct, err := git(ctx, dir, "log", "-1", "--format=%ct", "HEAD")
-	if err != nil {
-		return Info{}, err
-	}
-	secs, err := strconv.ParseInt(ct, 10, 64)
-	if err != nil {
-		return Info{}, fmt.Errorf("reading the commit time %q: %w", ct, err)
-	}
-	info.Time = time.Unix(secs, 0).UTC()
-	status, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=no")
-	if err != nil {
+	g.Go(func() error {
+		// No remote at all makes git config exit 1: that is no error.
+		remotes, _ = git(gctx, dir, "config", "--get-regexp", `^remote\..*\.url$`)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return Info{}, err
 	}
 	info.Dirty = status != ""
-	info.Source = SourceURL(remote(ctx, dir))
+	info.Source = SourceURL(pickRemote(remotes))
 	return info, nil
 }
 
-// remote returns the URL of the origin remote, else of the first remote.
-func remote(ctx context.Context, dir string) string {
-	if u, err := git(ctx, dir, "config", "--get", "remote.origin.url"); err == nil && u != "" {
-		return u
+// pickRemote takes `git config --get-regexp` lines "remote.NAME.url URL"
+// and returns origin's URL, else the first remote's.
+func pickRemote(lines string) string {
+	first := ""
+	for _, line := range strings.Split(lines, "\n") {
+		key, url, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		if key == "remote.origin.url" {
+			return url
+		}
+		if first == "" {
+			first = url
+		}
 	}
-	names, err := git(ctx, dir, "remote")
-	if err != nil || names == "" {
-		return ""
-	}
-	first, _, _ := strings.Cut(names, "\n")
-	u, _ := git(ctx, dir, "config", "--get", "remote."+first+".url")
-	return u
+	return first
 }
 
 var scpLike = regexp.MustCompile(`^(?:[^@/]+@)?([^:/]+):(.+)$`)
@@ -128,7 +141,7 @@ func SourceURL(remote string) string {
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--no-optional-locks"}, args...)...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

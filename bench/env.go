@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/buildercli/builder/internal/base"
+)
+
+// env is what every scenario shares: the tools, the registry, the base.
+type env struct {
+	root, work  string
+	builder, ko string
+	host        string // the registry, 127.0.0.1:PORT
+	base        string // the base, pinned by digest
+	counter     *uploadCounter
+	srv         *http.Server
+	edits       int
+}
+
+func newEnv(ctx context.Context, root, work string) (*env, error) {
+	e := &env{root: root, work: work, builder: filepath.Join(work, "builder"), ko: filepath.Join(work, "ko")}
+	fmt.Fprintln(os.Stderr, "bench: building builder and ko "+koVersion+"…")
+	if err := e.cmd(ctx, root, nil, "go", "build", "-o", e.builder, "./cmd/builder"); err != nil {
+		return nil, err
+	}
+	benchDir := filepath.Join(root, "bench")
+	if err := e.cmd(ctx, benchDir, nil, "go", "build", "-o", e.ko, "github.com/google/ko"); err != nil {
+		return nil, err
+	}
+	if err := e.startRegistry(); err != nil {
+		return nil, err
+	}
+	if err := e.pushBase(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// koVersion is the ko the bench pins (bench/go.mod's tool directive).
+const koVersion = "v0.19.1"
+
+func (e *env) startRegistry() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.host = l.Addr().String()
+	e.counter = &uploadCounter{}
+	e.srv = &http.Server{Handler: e.counter.wrap(registry.New(registry.Logger(nopLogger())))}
+	go func() { _ = e.srv.Serve(l) }()
+	return nil
+}
+
+func (e *env) close() { _ = e.srv.Close() }
+
+// pushBase pushes builder's built-in base for linux/amd64 and linux/arm64
+// as one index, which both tools then build on.
+func (e *env) pushBase() error {
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, arch := range []string{"amd64", "arm64"} {
+		p := v1.Platform{OS: "linux", Architecture: arch}
+		img, err := base.Image(p)
+		if err != nil {
+			return err
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	ref, err := name.ParseReference(e.host + "/base:builtin")
+	if err != nil {
+		return err
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		return fmt.Errorf("pushing the base: %w", err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return err
+	}
+	e.base = e.host + "/base@" + d.String()
+	return nil
+}
+
+// guard saves a file the scenarios edit; the returned function restores it.
+func (e *env) guard(path string) (func(), error) {
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: restoring %s: %v\n", path, err)
+		}
+	}, nil
+}
+
+// change appends a new comment line to the app: a one-line change.
+func (e *env) change() error {
+	e.edits++
+	f, err := os.OpenFile(filepath.Join(e.root, "app", "main.go"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "\n// bench edit %d\n", e.edits)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (e *env) cmd(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	c := exec.CommandContext(ctx, name, args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), env...)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func hostArch() string { return runtime.GOARCH }

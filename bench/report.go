@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func report(w io.Writer, e *env, res []measured) error {
+	fmt.Fprintf(w, "builder vs ko %s vs go build — %s, %d cores, %s, %s\n\n", koVersion, cpuModel(), runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintln(w, "| scenario | tool | median | min–max | uploaded (median) | builder peak RSS |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: |")
+	med := map[string]time.Duration{}
+	for _, m := range res {
+		for _, t := range m.order {
+			ss := m.samples[t]
+			d := durations(ss)
+			med[m.scenario+"/"+t] = d[len(d)/2]
+			fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", m.scenario, t, secs(d[len(d)/2]), secs(d[0]), secs(d[len(d)-1]), uploaded(ss), rssOf(ss))
+		}
+	}
+	change, none := "one-line change + publish/", "no-change publish/"
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.20)\n",
+		ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
+	fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s\n", secs(med[none+toolBuilder]), uploaded(samplesOf(res, "no-change publish", toolBuilder)))
+	fmt.Fprintf(w, "- two platforms / one platform after a change (builder): %.2f (goal ≤ 1.50)\n",
+		ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
+	fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
+		ratio(med["tarball after a change/"+toolBuilder], med["tarball after a change/"+toolKo]))
+	fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's): %.1f MB at most (goal ≤ 64 MB)\n", maxRSS(res))
+	return sizes(w, res)
+}
+
+// sizes compares the compressed size of the last image each tool pushed in
+// the first scenario: same binary flags, same base.
+func sizes(w io.Writer, res []measured) error {
+	for _, t := range []string{toolBuilder, toolKo} {
+		ss := samplesOf(res, "one-line change + publish", t)
+		ref := ss[len(ss)-1].ref
+		if ref == "" {
+			return fmt.Errorf("%s printed no image reference", t)
+		}
+		n, err := compressedSize(ref)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "- compressed image size, %s: %d bytes\n", t, n)
+	}
+	return nil
+}
+
+func compressedSize(ref string) (int64, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return 0, err
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, err
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n, nil
+}
+
+func samplesOf(res []measured, scenario, tool string) []sample {
+	for _, m := range res {
+		if m.scenario == scenario {
+			return m.samples[tool]
+		}
+	}
+	return nil
+}
+
+func durations(ss []sample) []time.Duration {
+	d := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		d[i] = s.took
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d
+}
+
+func uploaded(ss []sample) string {
+	n := make([]int64, len(ss))
+	for i, s := range ss {
+		n[i] = s.uploaded
+	}
+	sort.Slice(n, func(i, j int) bool { return n[i] < n[j] })
+	if len(n) == 0 || n[len(n)/2] == 0 && n[len(n)-1] == 0 {
+		return "0 B"
+	}
+	return fmt.Sprintf("%.2f MB", float64(n[len(n)/2])/1e6)
+}
+
+func rssOf(ss []sample) string {
+	var m float64
+	for _, s := range ss {
+		m = max(m, s.rss)
+	}
+	if m == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f MB", m)
+}
+
+func maxRSS(res []measured) float64 {
+	var m float64
+	for _, r := range res {
+		for _, s := range r.samples[toolBuilder] {
+			m = max(m, s.rss)
+		}
+	}
+	return m
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}

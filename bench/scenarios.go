@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sample is one timed run of a tool.
+type sample struct {
+	took     time.Duration
+	uploaded int64   // layer and config bytes the registry received
+	rss      float64 // builder's own peak RSS in MB, when it reports one
+	ref      string  // what was pushed, REPO@DIGEST, when known
+}
+
+// tool is one way of doing a scenario.
+type tool struct {
+	name string
+	run  func(ctx context.Context, i int) (sample, error)
+}
+
+// scenario is a measured situation: each tool runs it, interleaved.
+type scenario struct {
+	name   string
+	change bool // make a one-line change before each run
+	tools  []tool
+}
+
+// measured holds every sample of a scenario, by tool name.
+type measured struct {
+	scenario string
+	samples  map[string][]sample
+	order    []string
+}
+
+func (e *env) scenarios(ctx context.Context, runs int) ([]measured, error) {
+	var out []measured
+	for _, sc := range e.plan() {
+		fmt.Fprintf(os.Stderr, "bench: %s\n", sc.name)
+		m := measured{scenario: sc.name, samples: map[string][]sample{}}
+		for _, t := range sc.tools {
+			m.order = append(m.order, t.name)
+		}
+		for i := -1; i < runs; i++ { // run -1 warms the caches up
+			for _, t := range sc.tools {
+				if sc.change {
+					if err := e.change(); err != nil {
+						return nil, err
+					}
+				}
+				s, err := t.run(ctx, e.edits)
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s: %w", sc.name, t.name, err)
+				}
+				if i >= 0 {
+					m.samples[t.name] = append(m.samples[t.name], s)
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+const (
+	toolBuilder = "builder"
+	toolKo      = "ko"
+	toolGo      = "go build"
+	onePlatform = "linux/amd64"
+	twoPlatform = "linux/amd64,linux/arm64"
+)
+
+func (e *env) plan() []scenario {
+	return []scenario{
+		{name: "one-line change + publish", change: true, tools: []tool{
+			{toolBuilder, e.builderPublish(onePlatform, false)},
+			{toolKo, e.koBuild(onePlatform, "")},
+			{toolGo, e.goBuild()},
+		}},
+		{name: "no-change publish", tools: []tool{
+			{toolBuilder, e.builderPublish(onePlatform, true)},
+			{toolKo, e.koBuild(onePlatform, "")},
+			{toolGo, e.goBuild()},
+		}},
+		{name: "two platforms after a change", change: true, tools: []tool{
+			{toolBuilder, e.builderPublish(twoPlatform, false)},
+			{toolKo, e.koBuild(twoPlatform, "")},
+		}},
+		{name: "tarball after a change", change: true, tools: []tool{
+			{toolBuilder, e.builderTarball()},
+			{toolKo, e.koBuild(onePlatform, filepath.Join(e.work, "ko.tar"))},
+		}},
+	}
+}
+
+// builderPublish publishes a new version each run, or the last one again
+// when same is set.
+func (e *env) builderPublish(platform string, same bool) func(context.Context, int) (sample, error) {
+	version := 0
+	return func(ctx context.Context, i int) (sample, error) {
+		if !same || version == 0 {
+			version++
+		}
+		tag := fmt.Sprintf("v0.%d.%d", strings.Count(platform, ",")+1, version)
+		if same {
+			tag = "v0.9.1"
+		}
+		return e.timed(ctx, "builder", e.builder, "publish", "./app", "--tag", tag,
+			"--repo", e.host+"/builder", "--base", e.base, "--platform", platform, "--allow-dirty")
+	}
+}
+
+func (e *env) builderTarball() func(context.Context, int) (sample, error) {
+	return func(ctx context.Context, i int) (sample, error) {
+		return e.timed(ctx, "", e.builder, "build", "./app", "--tag", "bench", "--base", e.base,
+			"--platform", onePlatform, "--tarball", filepath.Join(e.work, "builder.tar"))
+	}
+}
+
+// koBuild runs ko with its build cache, pushing, or writing tarball.
+func (e *env) koBuild(platform, tarball string) func(context.Context, int) (sample, error) {
+	return func(ctx context.Context, i int) (sample, error) {
+		args := []string{"build", "./app", "--bare", "--platform", platform}
+		if tarball != "" {
+			args = append(args, "--push=false", "--tarball", tarball)
+		}
+		return e.timed(ctx, "ko", e.ko, args...)
+	}
+}
+
+func (e *env) goBuild() func(context.Context, int) (sample, error) {
+	return func(ctx context.Context, i int) (sample, error) {
+		return e.timed(ctx, "", "go", "build", "-trimpath", "-tags=nomsgpack",
+			"-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(e.work, "gobuild", "app"), "./app")
+	}
+}
+
+var (
+	rssLine = regexp.MustCompile(`trace: peak RSS ([0-9.]+) MB`)
+	refLine = regexp.MustCompile(`(?m)^(\S+@sha256:[0-9a-f]{64})$`)
+	tagLine = regexp.MustCompile(`(?m)^(\S+):\S+@(sha256:[0-9a-f]{64})$`)
+)
+
+// timed runs a tool from the repository's root and times it; repo is the
+// registry path whose uploads are counted ("" for none).
+func (e *env) timed(ctx context.Context, repo, name string, args ...string) (sample, error) {
+	c := exec.CommandContext(ctx, name, args...)
+	c.Dir = e.root
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "BUILDER_TRACE=1",
+		"BUILDER_CACHE="+filepath.Join(e.work, "builder-cache"),
+		"KO_DOCKER_REPO="+e.host+"/ko", "KO_DEFAULTBASEIMAGE="+e.base,
+		"KOCACHE="+filepath.Join(e.work, "ko-cache"))
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	e.counter.reset()
+	start := time.Now()
+	err := c.Run()
+	s := sample{took: time.Since(start), uploaded: e.counter.bytes(repo)}
+	if err != nil {
+		return sample{}, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	if m := rssLine.FindStringSubmatch(stderr.String()); m != nil {
+		s.rss, _ = strconv.ParseFloat(m[1], 64)
+		if s.rss > 64 && os.Getenv("BENCH_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "DEBUG %s %v\n%s\n", name, args, stderr.String())
+		}
+	}
+	if m := refLine.FindStringSubmatch(stdout.String()); m != nil {
+		s.ref = m[1]
+	} else if m := tagLine.FindStringSubmatch(stdout.String()); m != nil {
+		s.ref = m[1] + "@" + m[2]
+	}
+	return s, nil
+}
