@@ -12,7 +12,7 @@ ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 E2E_TOOLS := skopeo:skopeo umoci:umoci runc:runc podman:podman \
 	docker-registry:docker-registry htpasswd:apache2-utils
 
-.PHONY: build image publish test test-unit test-deps lint clean
+.PHONY: build image publish test test-unit test-deps lint bench clean
 
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/builder
@@ -44,8 +44,16 @@ test-deps:
 
 lint:
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
+	cd bench && $(GO) vet .
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# builder against ko (pinned in bench/go.mod) and go build, side by side, on
+# an in-process registry; needs nothing but Go. RUNS=N for more samples.
+RUNS ?= 7
+bench:
+	cd bench && $(GO) run . -runs $(RUNS)
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/layers
 
 clean:
 	rm -rf bin $(IMAGE)

@@ -98,6 +98,32 @@ func (e *env) plan() []scenario {
 			{toolBuilder, e.builderTarball()},
 			{toolKo, e.koBuild(onePlatform, filepath.Join(e.work, "ko.tar"))},
 		}},
+		{name: bigBinary, change: true, tools: []tool{
+			{toolBuilder, e.builderBig()},
+		}},
+	}
+}
+
+// bigBinary builds the app with MessagePack support, a 17 MB binary, to
+// measure builder's memory on a binary of that size.
+const bigBinary = "17 MB binary, change + publish"
+
+func (e *env) builderBig() func(context.Context, int) (sample, error) {
+	version := 0
+	return func(ctx context.Context, i int) (sample, error) {
+		version++
+		ko, err := os.ReadFile(filepath.Join(e.root, ".ko.yaml"))
+		if err != nil {
+			return sample{}, err
+		}
+		cfg := filepath.Join(e.work, "ko-big.yaml")
+		big := strings.Replace(string(ko), "  - -tags=nomsgpack\n", "", 1)
+		if err := os.WriteFile(cfg, []byte(big), 0o644); err != nil {
+			return sample{}, err
+		}
+		return e.timedEnv(ctx, []string{"KO_CONFIG_PATH=" + cfg}, "builder", e.builder, "publish", "./app",
+			"--tag", fmt.Sprintf("v0.17.%d", version), "--repo", e.host+"/builder", "--base", e.base,
+			"--platform", onePlatform, "--allow-dirty")
 	}
 }
 
@@ -152,9 +178,14 @@ var (
 // timed runs a tool from the repository's root and times it; repo is the
 // registry path whose uploads are counted ("" for none).
 func (e *env) timed(ctx context.Context, repo, name string, args ...string) (sample, error) {
+	return e.timedEnv(ctx, nil, repo, name, args...)
+}
+
+func (e *env) timedEnv(ctx context.Context, extra []string, repo, name string, args ...string) (sample, error) {
 	c := exec.CommandContext(ctx, name, args...)
 	c.Dir = e.root
-	c.Env = append(os.Environ(), "CGO_ENABLED=0", "BUILDER_TRACE=1",
+	c.Env = append(os.Environ(), extra...)
+	c.Env = append(c.Env, "CGO_ENABLED=0", "BUILDER_TRACE=1",
 		"BUILDER_CACHE="+filepath.Join(e.work, "builder-cache"),
 		"KO_DOCKER_REPO="+e.host+"/ko", "KO_DEFAULTBASEIMAGE="+e.base,
 		"KOCACHE="+filepath.Join(e.work, "ko-cache"))

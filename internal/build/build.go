@@ -109,7 +109,6 @@ var errTarballIndex = errors.New("--tarball holds one platform's image: give one
 // Binaries are compiled into work (or the cache), which must outlive the
 // result's use.
 func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, error) {
-	o.Trace.Mark("start")
 	pl, err := newPlan(ctx, o, work, log)
 	if err != nil {
 		return Result{}, err

@@ -63,41 +63,32 @@ func (c Cache) Layer(produce Producer) (v1.Layer, error) {
 // (for a Go binary, its build ID, a hash of its content the linker wrote):
 // when the cache has seen the key, the content is not hashed again.
 func (c Cache) KeyedLayer(key string, produce Producer) (v1.Layer, error) {
-	if key != "" && c.Dir != "" {
-		if diffID, ok := c.known(key); ok {
-			if l, err := open(c.entryDir(diffID), diffID); err == nil {
-				return l, nil
-			}
+	if key == "" || c.Dir == "" {
+		return c.layer(produce)
+	}
+	if diffID, ok := c.known(key); ok {
+		if l, err := open(c.entryDir(diffID), diffID); err == nil {
+			return l, nil
 		}
 	}
-	l, err := c.layer(produce)
-	if err == nil && key != "" && c.Dir != "" {
+	// A new key most likely names new content: compress it at once rather
+	// than hash it first; store keeps an entry already there.
+	l, err := c.store(produce, nil)
+	if err == nil {
 		c.remember(key, l.e.DiffID)
 	}
 	return l, err
 }
 
 func (c Cache) layer(produce Producer) (*layer, error) {
-	diffID, n, err := hashOf(produce)
+	diffID, _, err := hashOf(produce)
 	if err != nil {
 		return nil, fmt.Errorf("hashing layer content: %w", err)
 	}
-	dir := c.entryDir(diffID)
-	l, err := open(dir, diffID)
-	if err == nil {
+	if l, err := open(c.entryDir(diffID), diffID); err == nil {
 		return l, nil
 	}
-	if !errors.Is(err, errNotCached) {
-		// A bad entry: truncated, corrupted, or half removed.
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("removing a bad cache entry: %w", err)
-		}
-	}
-	e, err := c.store(dir, produce, diffID, n)
-	if err != nil {
-		return nil, err
-	}
-	return &layer{blob: filepath.Join(dir, "blob"), e: e}, nil
+	return c.store(produce, &diffID)
 }
 
 // keyPath is where the diffID of the content a key names is recorded.
@@ -134,48 +125,64 @@ func (c Cache) remember(key string, diffID v1.Hash) {
 	}
 }
 
-func (c Cache) entryDir(diffID v1.Hash) string {
+func (c Cache) layersDir() string {
 	root := c.Dir
 	if root == "" {
 		root = c.Scratch
 	}
-	return filepath.Join(root, "layers", Settings, diffID.Hex)
+	return filepath.Join(root, "layers", Settings)
 }
 
-// store compresses the content into a new directory beside dir and renames
-// it into place; when another build got there first, its entry is kept.
-func (c Cache) store(dir string, produce Producer, diffID v1.Hash, n int64) (entry, error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return entry{}, fmt.Errorf("making the layer cache: %w", err)
+func (c Cache) entryDir(diffID v1.Hash) string {
+	return filepath.Join(c.layersDir(), diffID.Hex)
+}
+
+// store compresses the content into a new directory and renames it into
+// place, unless a sound entry for the same content is there already (a
+// concurrent build's, or an earlier one's): compression is deterministic, so
+// either holds the same bytes. A bad entry in the way is replaced. With want
+// set, the content must hash to it.
+func (c Cache) store(produce Producer, want *v1.Hash) (*layer, error) {
+	root := c.layersDir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("making the layer cache: %w", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+diffID.Hex[:12]+"-")
+	tmp, err := os.MkdirTemp(root, ".tmp-")
 	if err != nil {
-		return entry{}, fmt.Errorf("making the layer cache: %w", err)
+		return nil, fmt.Errorf("making the layer cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	e, err := compress(filepath.Join(tmp, "blob"), produce)
 	if err != nil {
-		return entry{}, err
+		return nil, err
 	}
-	if e.DiffID != diffID || e.Uncompressed != n {
-		return entry{}, fmt.Errorf("layer content changed while it was being compressed (%s, then %s)", diffID, e.DiffID)
+	if want != nil && e.DiffID != *want {
+		return nil, fmt.Errorf("layer content changed while it was being compressed (%s, then %s)", *want, e.DiffID)
+	}
+	dir := c.entryDir(e.DiffID)
+	if l, err := open(dir, e.DiffID); err == nil {
+		return l, nil
+	} else if !errors.Is(err, errNotCached) {
+		// A bad entry: truncated, corrupted, or half removed.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("removing a bad cache entry: %w", err)
+		}
 	}
 	meta, err := json.Marshal(e)
 	if err != nil {
-		return entry{}, fmt.Errorf("encoding the cache entry: %w", err)
+		return nil, fmt.Errorf("encoding the cache entry: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), meta, 0o644); err != nil {
-		return entry{}, fmt.Errorf("writing the cache entry: %w", err)
+		return nil, fmt.Errorf("writing the cache entry: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		// A concurrent build may have stored the same content first: its
-		// entry holds the same bytes, as compression is deterministic.
-		if l, openErr := open(dir, diffID); openErr == nil {
-			return l.e, nil
+		// A concurrent build stored the same content first.
+		if l, openErr := open(dir, e.DiffID); openErr == nil {
+			return l, nil
 		}
-		return entry{}, fmt.Errorf("storing the cache entry: %w", err)
+		return nil, fmt.Errorf("storing the cache entry: %w", err)
 	}
-	return e, nil
+	return &layer{blob: filepath.Join(dir, "blob"), e: e}, nil
 }
 
 // compress writes the gzip of the content to path and returns its digests

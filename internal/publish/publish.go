@@ -73,6 +73,7 @@ type Sizes struct {
 // Run validates everything it can before building, builds, checks the
 // registry, pushes, and tags. Notes go to log.
 func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
+	o.Build.Trace.Mark("start")
 	rel, repo, err := o.check()
 	if err != nil {
 		return Result{}, err
@@ -81,6 +82,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	o.Build.Trace.Mark("git")
 	if git.Dirty && !o.AllowDirty {
 		return Result{}, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
 	}

@@ -46,48 +46,53 @@ func Read(ctx context.Context, dir string) (Info, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return Info{}, ErrNoGit
 	}
-	head, err := git(ctx, dir, "log", "-1", "--format=%H%n%h%n%ct", "HEAD")
-	if err != nil {
-		return Info{}, nil // not a repository, or no commit yet
-	}
-	f := strings.Split(head, "\n")
-	if len(f) != 3 {
-		return Info{}, fmt.Errorf("reading HEAD: unexpected git log output %q", head)
-	}
-	secs, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil {
-		return Info{}, fmt.Errorf("reading the commit time %q: %w", f[2], err)
-	}
-	info := Info{Repo: true, Commit: f[0], ShortCommit: f[1], Time: time.Unix(secs, 0).UTC()}
-	// The rest is independent: ask git in parallel. No command takes the
-	// index lock (--no-optional-locks), so they do not trip over each other.
-	var status, remotes string
+	// Every question is independent: ask git in parallel. No command takes
+	// the index lock (--no-optional-locks), so they do not trip over each
+	// other. git log failing means no repository, or no commit yet.
+	var head, describe, branch, remotes string
+	var headErr error
 	g, gctx := errgroup.WithContext(ctx)
-	for _, q := range []struct {
-		dst  *string
-		args []string
-	}{
-		{&info.Branch, []string{"rev-parse", "--abbrev-ref", "HEAD"}},
-		{&info.Describe, []string{"describe", "--tags", "--always", "--dirty"}},
-		{&status, []string{"status", "--porcelain", "--untracked-files=no"}},
-	} {
-		g.Go(func() (err error) {
-			*q.dst, err = git(gctx, dir, q.args...)
-			return err
-		})
-	}
+	g.Go(func() error {
+		head, headErr = git(gctx, dir, "log", "-1", "--format=%H%n%h%n%ct", "HEAD")
+		return nil
+	})
+	g.Go(func() error {
+		describe, _ = git(gctx, dir, "describe", "--tags", "--always", "--dirty="+dirtyMark)
+		return nil
+	})
+	g.Go(func() error {
+		branch, _ = git(gctx, dir, "rev-parse", "--abbrev-ref", "HEAD")
+		return nil
+	})
 	g.Go(func() error {
 		// No remote at all makes git config exit 1: that is no error.
 		remotes, _ = git(gctx, dir, "config", "--get-regexp", `^remote\..*\.url$`)
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return Info{}, err
+	_ = g.Wait()
+	if headErr != nil {
+		return Info{}, nil
 	}
-	info.Dirty = status != ""
+	f := strings.Split(head, "\n")
+	if len(f) != 3 || describe == "" {
+		return Info{}, fmt.Errorf("reading HEAD of %s: unexpected git output %q, %q", dir, head, describe)
+	}
+	secs, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading the commit time %q: %w", f[2], err)
+	}
+	info := Info{Repo: true, Commit: f[0], ShortCommit: f[1], Time: time.Unix(secs, 0).UTC(), Branch: branch}
+	if d, ok := strings.CutSuffix(describe, dirtyMark); ok {
+		info.Dirty, describe = true, d+"-dirty"
+	}
+	info.Describe = describe
 	info.Source = SourceURL(pickRemote(remotes))
 	return info, nil
 }
+
+// dirtyMark is what git describe appends for a dirty tree, chosen so that no
+// tag name can end with it; Read turns it into the usual "-dirty".
+const dirtyMark = "-dirty.builder-mark"
 
 // pickRemote takes `git config --get-regexp` lines "remote.NAME.url URL"
 // and returns origin's URL, else the first remote's.
