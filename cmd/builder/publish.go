@@ -19,12 +19,7 @@ type publishOptions struct {
 	json bool
 }
 
-func newPublishCmd() *cobra.Command {
-	var o publishOptions
-	cmd := &cobra.Command{
-		Use:   "publish [path]",
-		Short: "Build an image and publish it to a registry with its release tags",
-		Long: `Publish builds the main package at path (default ./app), like build, and
+const publishLong = `Publish builds the main package at path (default ./app), like build, and
 pushes it to a registry: the layers that are missing (mounted from another
 repository of the registry when builder knows one that has them), the manifest
 by digest, and only then the tags.
@@ -45,7 +40,14 @@ requests are retried with backoff on 408, 429, 5xx and dropped connections,
 honouring Retry-After; an unreachable registry fails within about 30 seconds.
 
 stdout gets one REPO:TAG@DIGEST line per tag written, or with --json one JSON
-document; progress and notes go to stderr.`,
+document; progress and notes go to stderr.`
+
+func newPublishCmd() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish [path]",
+		Short: "Build an image and publish it to a registry with its release tags",
+		Long:  publishLong,
 		Example: `  # Release v1.2.0 of ./app
   builder publish --tag v1.2.0 --repo ghcr.io/acme/app
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -39,6 +40,23 @@ func SBOM(in Input, img Image) ([]byte, error) {
 			Created:  in.Created.UTC().Format(time.RFC3339),
 		},
 	}
+	doc.Packages, doc.Relationships = corePackages(in, img, bi)
+	for _, m := range bi.Deps {
+		dep := modulePackage(m)
+		doc.Packages = append(doc.Packages, dep)
+		doc.Relationships = append(doc.Relationships, rel("SPDXRef-Application", "DEPENDS_ON", "SPDXRef-"+string(dep.PackageSPDXIdentifier)))
+	}
+	var buf bytes.Buffer
+	if err := json.Write(doc, &buf, json.Indent("  ")); err != nil {
+		return nil, fmt.Errorf("encoding the SBOM: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// corePackages describes the image, the application, the Go toolchain and
+// the base, and how they relate.
+func corePackages(in Input, img Image, bi *debug.BuildInfo) ([]*spdx.Package, []*spdx.Relationship) {
+	p := img.Descriptor.Platform
 	image := pkg("SPDXRef-Image", in.Name, img.Descriptor.Digest.String(), purlOCI(in.Name, img.Descriptor.Digest.Hex, p.Architecture))
 	image.PrimaryPackagePurpose = "CONTAINER"
 	image.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: img.Descriptor.Digest.Hex}}
@@ -53,44 +71,39 @@ func SBOM(in Input, img Image) ([]byte, error) {
 	basePkg := pkg("SPDXRef-Base", in.Base, img.BaseDigest.String(), purlOCI(in.Base, img.BaseDigest.Hex, p.Architecture))
 	basePkg.PrimaryPackagePurpose = "CONTAINER"
 	basePkg.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: img.BaseDigest.Hex}}
-	doc.Packages = []*spdx.Package{image, app, goPkg, basePkg}
-	doc.Relationships = []*spdx.Relationship{
+	return []*spdx.Package{image, app, goPkg, basePkg}, []*spdx.Relationship{
 		rel("DOCUMENT", "DESCRIBES", "SPDXRef-Image"),
 		rel("SPDXRef-Image", "CONTAINS", "SPDXRef-Application"),
 		rel("SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base"),
 		rel("SPDXRef-Go", "BUILD_TOOL_OF", "SPDXRef-Application"),
 	}
-	for _, m := range bi.Deps {
-		// A module replaced by a directory keeps its name: the directory's
-		// code is no release the module proxy has.
-		if dir := m.Replace; dir != nil && modfile.IsDirectoryPath(dir.Path) {
-			id := "SPDXRef-Module-" + idSafe.ReplaceAllString(m.Path+"-"+dir.Version, "-")
-			dep := pkg(id, m.Path, dir.Version, "pkg:golang/"+m.Path)
-			dep.PrimaryPackagePurpose = "LIBRARY"
-			dep.PackageComment = "replaced by the directory " + dir.Path
-			doc.Packages = append(doc.Packages, dep)
-			doc.Relationships = append(doc.Relationships, rel("SPDXRef-Application", "DEPENDS_ON", id))
-			continue
-		}
-		if m.Replace != nil {
-			m = m.Replace
-		}
-		id := "SPDXRef-Module-" + idSafe.ReplaceAllString(m.Path+"-"+m.Version, "-")
-		dep := pkg(id, m.Path, m.Version, "pkg:golang/"+m.Path+"@"+m.Version)
+}
+
+// modulePackage describes a Go module compiled into the binary.
+func modulePackage(m *debug.Module) *spdx.Package {
+	// A module replaced by a directory keeps its name: the directory's code
+	// is no release the module proxy has.
+	if dir := m.Replace; dir != nil && modfile.IsDirectoryPath(dir.Path) {
+		dep := pkg(moduleID(m.Path, dir.Version), m.Path, dir.Version, "pkg:golang/"+m.Path)
 		dep.PrimaryPackagePurpose = "LIBRARY"
-		dep.PackageDownloadLocation = "https://proxy.golang.org/" + m.Path + "/@v/" + m.Version + ".zip"
-		if sum, ok := h1Hex(m.Sum); ok {
-			dep.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: sum}}
-			dep.PackageComment = "checksum is the go.sum hash " + m.Sum
-		}
-		doc.Packages = append(doc.Packages, dep)
-		doc.Relationships = append(doc.Relationships, rel("SPDXRef-Application", "DEPENDS_ON", id))
+		dep.PackageComment = "replaced by the directory " + dir.Path
+		return dep
 	}
-	var buf bytes.Buffer
-	if err := json.Write(doc, &buf, json.Indent("  ")); err != nil {
-		return nil, fmt.Errorf("encoding the SBOM: %w", err)
+	if m.Replace != nil {
+		m = m.Replace
 	}
-	return buf.Bytes(), nil
+	dep := pkg(moduleID(m.Path, m.Version), m.Path, m.Version, "pkg:golang/"+m.Path+"@"+m.Version)
+	dep.PrimaryPackagePurpose = "LIBRARY"
+	dep.PackageDownloadLocation = "https://proxy.golang.org/" + m.Path + "/@v/" + m.Version + ".zip"
+	if sum, ok := h1Hex(m.Sum); ok {
+		dep.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: sum}}
+		dep.PackageComment = "checksum is the go.sum hash " + m.Sum
+	}
+	return dep
+}
+
+func moduleID(path, version string) string {
+	return "SPDXRef-Module-" + idSafe.ReplaceAllString(path+"-"+version, "-")
 }
 
 var idSafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
