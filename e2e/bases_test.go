@@ -1,7 +1,7 @@
 package e2e
 
 // Builds for several platforms, on the built-in base and on a registry
-// base: a distroless-like two-platform index made here, pushed by crane to
+// base: basetest's distroless-like two-platform index, pushed by crane to
 // the docker-registry fixture (TLS and htpasswd), which builder resolves,
 // pulls and builds on.
 
@@ -18,95 +18,23 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/buildercli/builder/internal/basetest"
 )
 
 // multiPlatform is what the multi-platform tests ask for.
 const multiPlatform = "linux/amd64,linux/arm64"
 
-// evilSource is the source the base's labels claim for images built on it.
-const evilSource = "https://evil.example"
-
-// baseLayer is the fixture's one layer: accounts, the non-root home, /tmp
-// and a marker naming the platform.
-func baseLayer(t *testing.T, p string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	epoch := time.Unix(0, 0)
-	for _, h := range []*tar.Header{
-		{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755, ModTime: epoch},
-		{Typeflag: tar.TypeDir, Name: "home/", Mode: 0o755, ModTime: epoch},
-		{Typeflag: tar.TypeDir, Name: "home/nonroot/", Mode: 0o700, Uid: 65532, Gid: 65532, ModTime: epoch},
-		{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, ModTime: epoch},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatalf("writing %s: %v", h.Name, err)
-		}
-	}
-	for _, f := range []struct{ name, data string }{
-		{"etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"},
-		{"etc/group", "root:x:0:\nnonroot:x:65532:\n"},
-		{"etc/base-marker", "distroless-like base for " + p + "\n"},
-	} {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: epoch}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatalf("writing %s: %v", f.name, err)
-		}
-		if _, err := io.WriteString(tw, f.data); err != nil {
-			t.Fatalf("writing %s: %v", f.name, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatalf("closing the tar: %v", err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatalf("making the base layer: %v", err)
-	}
-	return l
-}
-
-// baseIndexLayout writes the distroless-like base, an OCI index of a
-// linux/arm64/v8 and a linux/amd64 image, into an OCI layout as its only
-// entry, and returns the layout and the index.
+// baseIndexLayout writes basetest's distroless-like OCI base index into an
+// OCI layout as its only entry, and returns the layout and the index.
 func baseIndexLayout(t *testing.T) (string, v1.ImageIndex) {
 	t.Helper()
-	var adds []mutate.IndexAddendum
-	for _, p := range []v1.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}, {OS: "linux", Architecture: "amd64"}} {
-		img, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON),
-			mutate.Addendum{Layer: baseLayer(t, p.String()), MediaType: types.OCILayer})
-		if err != nil {
-			t.Fatalf("appending the base layer: %v", err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			t.Fatalf("ConfigFile: %v", err)
-		}
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-		cf.Config = v1.Config{User: "65532", WorkingDir: "/home/nonroot",
-			Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin", "FOO=base"},
-			Labels: map[string]string{"org.opencontainers.image.source": evilSource, "org.opencontainers.image.title": "notyours",
-				"org.opencontainers.image.version": "9.9.9", "com.example.keep": "yes"}}
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			t.Fatalf("setting the config: %v", err)
-		}
-		// buildx puts such labels on the manifest too.
-		img = mutate.Annotations(img, map[string]string{"org.opencontainers.image.source": evilSource,
-			"org.opencontainers.image.url": evilSource, "org.opencontainers.image.description": "notyours"}).(v1.Image)
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
-	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	idx := basetest.Index(t, basetest.OCI)
 	dir := filepath.Join(t.TempDir(), "base")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
@@ -285,7 +213,7 @@ func TestBuildOnRegistryBase(t *testing.T) {
 				t.Errorf("the %s manifest claims source %q, want the checkout's", platform, src)
 			}
 			for k, v := range m.Annotations {
-				if v == evilSource || v == "notyours" {
+				if v == basetest.Source || v == "notyours" {
 					t.Errorf("the %s manifest annotation %s=%s comes from the base", platform, k, v)
 				}
 			}
@@ -311,7 +239,7 @@ func TestBuildOnRegistryBase(t *testing.T) {
 				}
 			}
 			for k, v := range c.Config.Labels {
-				if v == evilSource || v == "9.9.9" || v == "notyours" {
+				if v == basetest.Source || v == "9.9.9" || v == "notyours" {
 					t.Errorf("%s: label %s=%s comes from the base", arch, k, v)
 				}
 			}

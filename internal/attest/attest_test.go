@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/buildercli/builder/internal/attest"
+	"github.com/buildercli/builder/internal/moduletest"
 )
 
 // commit is a git commit id, 40 hex digits as in-toto's gitCommit wants.
@@ -74,16 +75,7 @@ func appBinary(t *testing.T) string {
 // statically; it returns the binary.
 func goBuild(t *testing.T, files map[string]string) string {
 	t.Helper()
-	root := t.TempDir()
-	for p, content := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatalf("making %s: %v", p, err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatalf("writing %s: %v", p, err)
-		}
-	}
+	root := moduletest.Write(t, files)
 	out := filepath.Join(t.TempDir(), "app")
 	cmd := exec.Command("go", "build", "-o", out, "./app")
 	cmd.Dir = root

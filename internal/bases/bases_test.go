@@ -14,6 +14,15 @@ import (
 
 	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/bases"
+	"github.com/buildercli/builder/internal/basetest"
+	"github.com/buildercli/builder/internal/registrytest"
+)
+
+var (
+	amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = v1.Platform{OS: "linux", Architecture: "arm64"}
+	// arm64v8 is how real indexes (distroless among them) name arm64.
+	arm64v8 = v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 )
 
 // options reach the test registry anonymously, with the real built-in base.
@@ -103,8 +112,8 @@ func digestOf(t *testing.T, img v1.Image) v1.Hash {
 }
 
 func TestImageMissingPlatform(t *testing.T) {
-	reg := newRegistry(t)
-	reg.push(t, "base:v1", baseIndex(t, flavour{}))
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.Push(t, "base:v1", basetest.Index(t, basetest.OCI))
 	b := resolve(t, reg.Host+"/base:v1", options(""))
 	for _, p := range []v1.Platform{
 		{OS: "linux", Architecture: "s390x"},
@@ -116,9 +125,9 @@ func TestImageMissingPlatform(t *testing.T) {
 }
 
 func TestImageConvertsDockerToOCI(t *testing.T) {
-	reg := newRegistry(t)
-	idx := baseIndex(t, flavour{Docker: true})
-	reg.push(t, "docker:v1", idx)
+	reg := registrytest.New(t, registrytest.Config{})
+	idx := basetest.Index(t, basetest.Docker)
+	reg.Push(t, "docker:v1", idx)
 	for _, cache := range []string{"", t.TempDir()} {
 		b := resolve(t, reg.Host+"/docker:v1", options(cache))
 		if diff := cmp.Diff([]v1.Platform{amd64, arm64}, platforms(t, b)); diff != "" {
@@ -126,7 +135,7 @@ func TestImageConvertsDockerToOCI(t *testing.T) {
 		}
 		for _, p := range []v1.Platform{amd64, arm64} {
 			img, d := imageOf(t, b, p)
-			orig, err := idx.Image(childDigest(t, idx, p))
+			orig, err := idx.Image(basetest.Child(t, idx, p))
 			if err != nil {
 				t.Fatalf("reading the fixture: %v", err)
 			}
@@ -200,13 +209,13 @@ func configOf(t *testing.T, img v1.Image) *v1.ConfigFile {
 }
 
 func TestImageDropsBaseDescriptions(t *testing.T) {
-	reg := newRegistry(t)
-	idx := baseIndex(t, flavour{})
-	reg.push(t, "base:v1", idx)
+	reg := registrytest.New(t, registrytest.Config{})
+	idx := basetest.Index(t, basetest.OCI)
+	reg.Push(t, "base:v1", idx)
 	b := resolve(t, reg.Host+"/base:v1", options(t.TempDir()))
 	for _, p := range []v1.Platform{amd64, arm64} {
 		img, d := imageOf(t, b, p)
-		if want := childDigest(t, idx, p); d != want {
+		if want := basetest.Child(t, idx, p); d != want {
 			t.Errorf("Image(%s) digest = %s, want the base's own %s", p, d, want)
 		}
 		m, err := img.Manifest()

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/buildercli/builder/internal/bases"
+	"github.com/buildercli/builder/internal/basetest"
 )
 
 // refName names an entry of an OCI layout, as skopeo's oci:DIR:TAG does.
@@ -46,8 +47,8 @@ func writeLayout(t *testing.T, entries map[string]any) string {
 }
 
 func TestResolveLayout(t *testing.T) {
-	idx := baseIndex(t, flavour{})
-	single := baseImage(t, amd64, flavour{})
+	idx := basetest.Index(t, basetest.OCI)
+	single := basetest.Image(t, amd64, basetest.OCI)
 	both := writeLayout(t, map[string]any{"v1": idx, "single": single})
 	onlyIndex := writeLayout(t, map[string]any{"v1": idx})
 	idxDigest, err := idx.Digest()
@@ -94,8 +95,8 @@ func TestResolveLayout(t *testing.T) {
 }
 
 func TestResolveDockerArchive(t *testing.T) {
-	img := baseImage(t, amd64, flavour{Docker: true})
-	other := baseImage(t, arm64, flavour{Docker: true})
+	img := basetest.Image(t, amd64, basetest.Docker)
+	other := basetest.Image(t, arm64, basetest.Docker)
 	dir := t.TempDir()
 	one := filepath.Join(dir, "one.tar")
 	tag, err := name.NewTag("example.com/base:v1")

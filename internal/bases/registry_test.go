@@ -10,12 +10,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/buildercli/builder/internal/bases"
+	"github.com/buildercli/builder/internal/basetest"
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 func TestResolveRegistryTag(t *testing.T) {
-	reg := newRegistry(t)
-	idx := baseIndex(t, flavour{})
-	want := reg.push(t, "base:v1", idx)
+	reg := registrytest.New(t, registrytest.Config{})
+	idx := basetest.Index(t, basetest.OCI)
+	want := reg.Push(t, "base:v1", idx)
 	for _, tc := range []struct {
 		name  string
 		cache bool
@@ -40,7 +42,7 @@ func TestResolveRegistryTag(t *testing.T) {
 			}
 			for _, p := range []v1.Platform{amd64, arm64, arm64v8} {
 				img, d := imageOf(t, b, p)
-				if wd := childDigest(t, idx, p); d != wd {
+				if wd := basetest.Child(t, idx, p); d != wd {
 					t.Errorf("Image(%s) digest = %s, want the index's child %s", p, d, wd)
 				}
 				cf, err := img.ConfigFile()
@@ -56,9 +58,9 @@ func TestResolveRegistryTag(t *testing.T) {
 }
 
 func TestResolveOfflineFromCache(t *testing.T) {
-	reg := newRegistry(t)
-	idx := baseIndex(t, flavour{})
-	d := reg.push(t, "base:v1", idx)
+	reg := registrytest.New(t, registrytest.Config{})
+	idx := basetest.Index(t, basetest.OCI)
+	d := reg.Push(t, "base:v1", idx)
 	pinned := reg.Host + "/base@" + d.String()
 	cache := t.TempDir()
 	first := resolve(t, pinned, options(cache))
@@ -83,7 +85,7 @@ func TestResolveOfflineFromCache(t *testing.T) {
 	}
 	for _, p := range []v1.Platform{amd64, arm64} {
 		img, got := imageOf(t, b, p)
-		if want := childDigest(t, idx, p); got != want {
+		if want := basetest.Child(t, idx, p); got != want {
 			t.Errorf("offline Image(%s) digest = %s, want %s", p, got, want)
 		}
 		if err := validate.Image(img); err != nil {
@@ -93,9 +95,9 @@ func TestResolveOfflineFromCache(t *testing.T) {
 }
 
 func TestResolveSinglePlatform(t *testing.T) {
-	reg := newRegistry(t)
-	img := baseImage(t, amd64, flavour{})
-	want := reg.push(t, "single:v1", img)
+	reg := registrytest.New(t, registrytest.Config{})
+	img := basetest.Image(t, amd64, basetest.OCI)
+	want := reg.Push(t, "single:v1", img)
 	b := resolve(t, reg.Host+"/single:v1", options(t.TempDir()))
 	if b.Digest != want {
 		t.Errorf("digest = %s, want the image's %s", b.Digest, want)

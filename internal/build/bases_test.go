@@ -1,146 +1,36 @@
 package build
 
-// Builds on a registry base: a distroless-like two-platform index made here
-// and served by ggcr's in-process registry (internal/bases has the same
-// fixture, for the resolver's own tests).
+// Builds on a registry base: basetest's distroless-like two-platform index,
+// served by registrytest's in-process registry.
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/buildercli/builder/internal/basetest"
 	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registrytest"
 	"github.com/buildercli/builder/internal/vcs"
 )
 
-// evilSource is what the base's labels claim as the source of an image
-// built on it.
-const evilSource = "https://evil.example"
-
-// fixtureBase makes the distroless-like base image for p, running as user,
-// in Docker media types when docker.
-func fixtureBase(t *testing.T, p v1.Platform, user string, docker bool) v1.Image {
-	t.Helper()
-	mt, cmt, lmt := types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer
-	if docker {
-		mt, cmt, lmt = types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct{ name, data string }{
-		{"etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"},
-		{"etc/base-marker", "base for " + p.String() + "\n"},
-	} {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatalf("writing %s: %v", f.name, err)
-		}
-		if _, err := io.WriteString(tw, f.data); err != nil {
-			t.Fatalf("writing %s: %v", f.name, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatalf("closing the tar: %v", err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
-		tarball.WithMediaType(lmt))
-	if err != nil {
-		t.Fatalf("making the base layer: %v", err)
-	}
-	img, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, mt), cmt), mutate.Addendum{Layer: l, MediaType: lmt})
-	if err != nil {
-		t.Fatalf("appending the base layer: %v", err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatalf("ConfigFile: %v", err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-	cf.Config = v1.Config{User: user, Env: []string{"PATH=/usr/bin:/bin", "FOO=base"}, WorkingDir: "/home/nonroot",
-		Labels: map[string]string{
-			"org.opencontainers.image.source":  evilSource,
-			"org.opencontainers.image.title":   "notyours",
-			"org.opencontainers.image.version": "9.9.9",
-			"org.label-schema.vcs-url":         evilSource,
-			"com.example.keep":                 "yes",
-		}}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatalf("setting the config: %v", err)
-	}
-	if docker {
-		return img
-	}
-	// buildx puts such labels on the manifest too; builder sets some of
-	// these keys itself, never description or url.
-	return mutate.Annotations(img, map[string]string{LabelSource: evilSource, LabelTitle: "notyours",
-		"org.opencontainers.image.description": "notyours", "org.opencontainers.image.url": evilSource}).(v1.Image)
-}
-
-// fixtureIndex makes the two-platform base: arm64 (named linux/arm64/v8, as
-// distroless does) before amd64.
-func fixtureIndex(t *testing.T, user string, docker bool) v1.ImageIndex {
-	t.Helper()
-	mt := types.OCIImageIndex
-	if docker {
-		mt = types.DockerManifestList
-	}
-	var adds []mutate.IndexAddendum
-	for _, p := range []v1.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}, linuxAMD64} {
-		adds = append(adds, mutate.IndexAddendum{Add: fixtureBase(t, p, user, docker), Descriptor: v1.Descriptor{Platform: &p}})
-	}
-	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...)
-}
-
-// baseRegistry starts ggcr's registry and pushes each base (REPO:TAG →
+// baseRegistry starts a test registry and pushes each base (REPO:TAG →
 // image or index) to it; it returns the registry's host.
 func baseRegistry(t *testing.T, refs map[string]any) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg := registrytest.New(t, registrytest.Config{})
 	for ref, a := range refs {
-		tag, err := name.NewTag(host + "/" + ref)
-		if err != nil {
-			t.Fatalf("NewTag: %v", err)
-		}
-		switch a := a.(type) {
-		case v1.Image:
-			err = remote.Write(tag, a, remote.WithAuth(authn.Anonymous))
-		case v1.ImageIndex:
-			err = remote.WriteIndex(tag, a, remote.WithAuth(authn.Anonymous))
-		}
-		if err != nil {
-			t.Fatalf("pushing %s: %v", tag, err)
-		}
+		reg.Push(t, ref, a)
 	}
-	return host
-}
-
-type anonymousKeychain struct{}
-
-func (anonymousKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
-	return authn.Anonymous, nil
+	return reg.Host
 }
 
 // onBase is options building pkg on base, anonymously, with a cache.
@@ -150,29 +40,13 @@ func onBase(t *testing.T, pkg, base string) Options {
 	o.Tag = "v1.0.0"
 	o.Base = base
 	o.CacheDir = t.TempDir()
-	o.Registry = push.Remote{Keychain: anonymousKeychain{}}
+	o.Registry = push.Remote{Keychain: registrytest.Anonymous}
 	return o
 }
 
-// baseChild returns the digest of idx's image for p.
-func baseChild(t *testing.T, idx v1.ImageIndex, p v1.Platform) v1.Hash {
-	t.Helper()
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatalf("IndexManifest: %v", err)
-	}
-	for _, m := range im.Manifests {
-		if m.Platform != nil && m.Platform.OS == p.OS && m.Platform.Architecture == p.Architecture {
-			return m.Digest
-		}
-	}
-	t.Fatalf("the base has no image for %s", p)
-	return v1.Hash{}
-}
-
 func TestRegistryBaseMultiPlatform(t *testing.T) {
-	pkg := module(t, nil)
-	idx, docker := fixtureIndex(t, "65532", false), fixtureIndex(t, "65532", true)
+	pkg := moduletest.Hello(t, nil)
+	idx, docker := basetest.Index(t, basetest.OCI), basetest.Index(t, basetest.Docker)
 	host := baseRegistry(t, map[string]any{"base:v1": idx, "docker:v1": docker})
 	for _, tc := range []struct {
 		name   string
@@ -205,7 +79,7 @@ func TestRegistryBaseMultiPlatform(t *testing.T) {
 				t.Errorf("index base digest annotation = %q, want the base index's %s", got, res.BaseDigest)
 			}
 			for i, p := range []v1.Platform{linuxAMD64, linuxARM64} {
-				want := baseChild(t, tc.base, p)
+				want := basetest.Child(t, tc.base, p)
 				if res.Images[i].BaseDigest != want {
 					t.Errorf("%s: BaseDigest %s, want the base's %s image %s", p, res.Images[i].BaseDigest, p, want)
 				}
@@ -251,7 +125,7 @@ func checkInherited(t *testing.T, img v1.Image, baseName, baseDigest, source str
 		t.Fatalf("Manifest: %v", err)
 	}
 	for k, v := range m.Annotations {
-		if v == evilSource || v == "notyours" {
+		if v == basetest.Source || v == "notyours" {
 			t.Errorf("manifest annotation %s=%s comes from the base", k, v)
 		}
 	}
@@ -261,8 +135,8 @@ func checkInherited(t *testing.T, img v1.Image, baseName, baseDigest, source str
 }
 
 func TestRegistryBaseAll(t *testing.T) {
-	host := baseRegistry(t, map[string]any{"base:v1": fixtureIndex(t, "65532", false)})
-	o := onBase(t, module(t, nil), host+"/base:v1")
+	host := baseRegistry(t, map[string]any{"base:v1": basetest.Index(t, basetest.OCI)})
+	o := onBase(t, moduletest.Hello(t, nil), host+"/base:v1")
 	o.Platform = "all"
 	buildMulti(t, o, linuxAMD64, linuxARM64)
 }
@@ -271,16 +145,16 @@ func TestRegistryBaseAll(t *testing.T) {
 // means a check came too late.
 func brokenModule(t *testing.T) string {
 	t.Helper()
-	return module(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
+	return moduletest.Hello(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
 }
 
 func TestRegistryBaseRefusals(t *testing.T) {
 	host := baseRegistry(t, map[string]any{
-		"base:v1":   fixtureIndex(t, "65532", false),
-		"single:v1": fixtureBase(t, linuxAMD64, "65532", false),
-		"root:v1":   fixtureBase(t, linuxAMD64, "", false),
-		"zero:v1":   fixtureBase(t, linuxAMD64, "0", false),
-		"named:v1":  fixtureBase(t, linuxAMD64, "root:root", false),
+		"base:v1":   basetest.Index(t, basetest.OCI),
+		"single:v1": basetest.Image(t, linuxAMD64, basetest.OCI),
+		"root:v1":   basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), ""),
+		"zero:v1":   basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "0"),
+		"named:v1":  basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "root:root"),
 	})
 	pkg := brokenModule(t)
 	for _, tc := range []struct {
@@ -320,8 +194,8 @@ func TestRegistryBaseRefusals(t *testing.T) {
 }
 
 func TestRegistryBaseRootAllowed(t *testing.T) {
-	host := baseRegistry(t, map[string]any{"root:v1": fixtureBase(t, linuxAMD64, "", false)})
-	pkg := module(t, nil)
+	host := baseRegistry(t, map[string]any{"root:v1": basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "")})
+	pkg := moduletest.Hello(t, nil)
 	for _, tc := range []struct {
 		name      string
 		user      string

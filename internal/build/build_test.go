@@ -17,37 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
 )
-
-const helloMain = `package main
-
-import "fmt"
-
-var version = "dev"
-
-func main() { fmt.Println(version) }
-`
-
-// module writes a Go module holding the main package hello, plus the given
-// extra files (path → content), and returns the package directory.
-func module(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	all := map[string]string{"go.mod": "module example.com/hello\n\ngo 1.22\n", "hello/main.go": helloMain}
-	for k, v := range files {
-		all[k] = v
-	}
-	for p, content := range all {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatalf("making %s: %v", p, err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatalf("writing %s: %v", p, err)
-		}
-	}
-	return filepath.Join(root, "hello")
-}
 
 func options(pkg string) Options {
 	return Options{
@@ -78,7 +49,7 @@ func runBinary(t *testing.T, p string) string {
 }
 
 func TestImageInjectsVersionAndLabels(t *testing.T) {
-	o := options(module(t, nil))
+	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1.2.3"
 	o.SourceDateEpoch = "1700000000"
 	o.Labels = []string{"org.opencontainers.image.licenses=MIT"}
@@ -111,7 +82,7 @@ func TestImageInjectsVersionAndLabels(t *testing.T) {
 }
 
 func TestImageIsDeterministic(t *testing.T) {
-	o := options(module(t, nil))
+	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1"
 	first, _ := buildImage(t, o)
 	second, _ := buildImage(t, o)
@@ -133,7 +104,7 @@ func TestImageHonoursKoConfig(t *testing.T) {
   - -s -w -X main.version=ko-{{.Git.Tag}}-{{.Env.HELLO_SUFFIX}}
   goarch: ignored-by-builder
 `
-	o := options(module(t, map[string]string{".ko.yaml": ko}))
+	o := options(moduletest.Hello(t, map[string]string{".ko.yaml": ko}))
 	o.Tag = "v2"
 	o.Environ = append(os.Environ(), "HELLO_SUFFIX=x")
 	_, bin := buildImage(t, o)
@@ -143,7 +114,7 @@ func TestImageHonoursKoConfig(t *testing.T) {
 }
 
 func TestRunWritesNothingOnCompileError(t *testing.T) {
-	pkg := module(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
+	pkg := moduletest.Hello(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
 	o := options(pkg)
 	o.Tarball = filepath.Join(filepath.Dir(pkg), "app.tar")
 	_, err := Run(context.Background(), o, io.Discard)
@@ -162,7 +133,7 @@ func TestRunWritesNothingOnCompileError(t *testing.T) {
 }
 
 func TestRunWritesTarballAndLayout(t *testing.T) {
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	o := options(pkg)
 	o.Tag = "v3"
 	o.Repo = "registry.example.com/team/hello"

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
 )
 
 var (
@@ -169,7 +170,7 @@ func childImage(t *testing.T, res Result, p v1.Platform) v1.Image {
 }
 
 func TestMultiPlatformIndex(t *testing.T) {
-	o := options(module(t, nil))
+	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1.0.0"
 	o.Platform = "linux/amd64,linux/arm64"
 	o.CacheDir = t.TempDir()
@@ -201,7 +202,7 @@ func TestMultiPlatformIndex(t *testing.T) {
 }
 
 func TestMultiPlatformDeterministic(t *testing.T) {
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	warm := t.TempDir()
 	build := func(t *testing.T, platform, cache string) v1.Hash {
 		t.Helper()
@@ -227,7 +228,7 @@ func TestMultiPlatformDeterministic(t *testing.T) {
 }
 
 func TestMultiPlatformWritesRecordsPerPlatform(t *testing.T) {
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	dir := filepath.Dir(pkg)
 	o := options(pkg)
 	o.Tag = "v1.0.0"
@@ -267,7 +268,7 @@ func TestMultiPlatformTarballRefused(t *testing.T) {
 			if tc.koYAML != "" {
 				more[".ko.yaml"] = tc.koYAML
 			}
-			pkg := module(t, more)
+			pkg := moduletest.Hello(t, more)
 			o := options(pkg)
 			o.Platform = tc.platform
 			o.Tarball = filepath.Join(filepath.Dir(pkg), "app.tar")

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
 )
 
 func TestArgs(t *testing.T) {
@@ -115,16 +116,10 @@ func hostPlatform(t *testing.T) v1.Platform {
 // temporary directory and returns the directory.
 func module(t *testing.T, mainGo string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range map[string]string{
+	return moduletest.Write(t, map[string]string{
 		"go.mod":  "module example.com/tiny\n\ngo 1.21\n",
 		"main.go": mainGo,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatalf("writing %s: %v", name, err)
-		}
-	}
-	return dir
+	})
 }
 
 // buildEnv is the caller environment for builds in tests: this process's,

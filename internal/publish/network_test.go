@@ -13,8 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/buildercli/builder/internal/moduletest"
 	"github.com/buildercli/builder/internal/publish"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 // releaseTags are the tags a clean publish of v1.2.0 writes.
@@ -31,29 +33,29 @@ func allAt(tags []string, d string) map[string]string {
 
 func TestPublishSurvivesFaults(t *testing.T) {
 	t.Parallel()
-	pkg := module(t, nil)
-	calm := newTestRegistry(t)
+	pkg := moduletest.Hello(t, nil)
+	calm := registrytest.New(t, registrytest.Config{})
 	want := run(t, options(pkg, calm.Direct+"/calm", "v1.2.0")).Digest
 
 	for _, tc := range []struct {
 		name  string
-		fault fault
+		fault registrytest.Fault
 	}{
-		{"the first 3 requests answer 503", fault{N: 3, Status: http.StatusServiceUnavailable}},
-		{"the first upload answers 429 with Retry-After", fault{Kind: kindUpload, N: 1, Status: http.StatusTooManyRequests, RetryAfter: "1"}},
-		{"the first 2 uploads drop the connection", fault{Kind: kindUpload, N: 2}},
-		{"the first 2 PATCHes drop the connection", fault{Kind: kindUpload, Method: http.MethodPatch, N: 2}},
-		{"the first tag PUT answers 502", fault{Kind: kindManifestTag, N: 1, Status: http.StatusBadGateway}},
+		{"the first 3 requests answer 503", registrytest.Fault{N: 3, Status: http.StatusServiceUnavailable}},
+		{"the first upload answers 429 with Retry-After", registrytest.Fault{Kind: registrytest.KindUpload, N: 1, Status: http.StatusTooManyRequests, RetryAfter: "1"}},
+		{"the first 2 uploads drop the connection", registrytest.Fault{Kind: registrytest.KindUpload, N: 2}},
+		{"the first 2 PATCHes drop the connection", registrytest.Fault{Kind: registrytest.KindUpload, Method: http.MethodPatch, N: 2}},
+		{"the first tag PUT answers 502", registrytest.Fault{Kind: registrytest.KindManifestTag, N: 1, Status: http.StatusBadGateway}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := newTestRegistry(t)
-			reg.inject(tc.fault)
+			reg := registrytest.New(t, registrytest.Config{})
+			reg.Inject(tc.fault)
 			res := run(t, options(pkg, reg.Host+"/app", "v1.2.0"))
 			if res.Digest != want {
 				t.Errorf("digest = %s, want %s as without faults", res.Digest, want)
 			}
-			if got := reg.spoiled(); got != tc.fault.N {
+			if got := reg.Spoiled(); got != tc.fault.N {
 				t.Errorf("%d requests spoiled, want %d: the fault did not apply as meant", got, tc.fault.N)
 			}
 			if diff := cmp.Diff(allAt(releaseTags, want.String()), tagsOf(t, reg.Direct+"/app")); diff != "" {
@@ -66,17 +68,17 @@ func TestPublishSurvivesFaults(t *testing.T) {
 
 func TestPublishGivesUpOnBrokenRegistry(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	reg.inject(fault{Status: http.StatusServiceUnavailable}) // every request
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.Inject(registrytest.Fault{Status: http.StatusServiceUnavailable}) // every request
 	start := time.Now()
-	_, err := publish.Run(context.Background(), options(module(t, nil), reg.Host+"/app", "v1.2.0"), io.Discard)
+	_, err := publish.Run(context.Background(), options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.2.0"), io.Discard)
 	elapsed := time.Since(start)
 	checkOneLine(t, err, "503")
 	// The documented bound is about 30 seconds; allow twice that.
 	if elapsed > 60*time.Second {
 		t.Errorf("gave up after %v, want within about 30s", elapsed)
 	}
-	if n := reg.writes(); n != 0 {
+	if n := reg.Writes(); n != 0 {
 		t.Errorf("%d writes were served", n)
 	}
 	if tags := tagsOf(t, reg.Direct+"/app"); len(tags) != 0 {
@@ -86,9 +88,9 @@ func TestPublishGivesUpOnBrokenRegistry(t *testing.T) {
 
 func TestPublishWrongCredentials(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	reg.requireAuth("ci", "right")
-	pkg := module(t, nil)
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.RequireAuth("ci", "right")
+	pkg := moduletest.Hello(t, nil)
 	for _, tc := range []struct {
 		name     string
 		password string
@@ -98,9 +100,9 @@ func TestPublishWrongCredentials(t *testing.T) {
 		{"right password", "right", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg.reset()
+			reg.Reset()
 			o := options(pkg, reg.Host+"/"+strings.ReplaceAll(tc.name, " ", "-"), "v1.2.0")
-			o.Remote.Keychain = staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "ci", Password: tc.password})}
+			o.Remote.Keychain = registrytest.Keychain{Auth: authn.FromConfig(authn.AuthConfig{Username: "ci", Password: tc.password})}
 			res, err := publish.Run(context.Background(), o, io.Discard)
 			if !tc.wantErr {
 				if err != nil {
@@ -113,7 +115,7 @@ func TestPublishWrongCredentials(t *testing.T) {
 				t.Fatalf("Run = %v, want an error wrapping push.ErrAuth", err)
 			}
 			checkOneLine(t, err, "builder login "+reg.Host)
-			if n := reg.writes(); n != 0 {
+			if n := reg.Writes(); n != 0 {
 				t.Errorf("%d writes were served", n)
 			}
 			if tags := tagsOf(t, reg.Direct+"/wrong-password"); len(tags) != 0 {
@@ -127,7 +129,7 @@ func TestPublishWrongCredentials(t *testing.T) {
 // name that is not loopback: registry.test, dialled to the test server.
 func TestPublishPlainHTTPRegistry(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
+	reg := registrytest.New(t, registrytest.Config{})
 	_, port, err := net.SplitHostPort(reg.Host)
 	if err != nil {
 		t.Fatalf("SplitHostPort: %v", err)
@@ -138,7 +140,7 @@ func TestPublishPlainHTTPRegistry(t *testing.T) {
 		return d.DialContext(ctx, network, reg.Host)
 	}}
 	t.Cleanup(base.CloseIdleConnections)
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	for _, tc := range []struct {
 		name     string
 		insecure []string
@@ -147,14 +149,14 @@ func TestPublishPlainHTTPRegistry(t *testing.T) {
 		{"allowed with --insecure-registry", []string{host}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg.reset()
+			reg.Reset()
 			o := options(pkg, host+"/app", "v1.2.0")
 			o.Insecure = tc.insecure
 			o.Remote.Transport = push.NewTransport(base, tc.insecure)
 			res, err := publish.Run(context.Background(), o, io.Discard)
 			if tc.insecure == nil {
 				checkOneLine(t, err, "--insecure-registry "+host)
-				if n := reg.writes(); n != 0 {
+				if n := reg.Writes(); n != 0 {
 					t.Errorf("%d writes were served", n)
 				}
 				if tags := tagsOf(t, reg.Direct+"/app"); len(tags) != 0 {
@@ -177,9 +179,9 @@ func TestPublishPlainHTTPRegistry(t *testing.T) {
 
 func TestPublishInterrupted(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	held := reg.holdFirstUpload()
-	o := options(module(t, nil), reg.Host+"/app", "v1.2.0")
+	reg := registrytest.New(t, registrytest.Config{})
+	held := reg.HoldFirstUpload()
+	o := options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.2.0")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -23,40 +22,12 @@ import (
 
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
 	"github.com/buildercli/builder/internal/publish"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registrytest"
 	"github.com/buildercli/builder/internal/vcs"
 )
-
-const helloMain = `package main
-
-import "fmt"
-
-var version = "dev"
-
-func main() { fmt.Println(version) }
-`
-
-// module writes a Go module holding the main package hello, plus the given
-// extra files (path → content), and returns the package directory.
-func module(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	all := map[string]string{"go.mod": "module example.com/hello\n\ngo 1.22\n", "hello/main.go": helloMain}
-	for k, v := range files {
-		all[k] = v
-	}
-	for p, content := range all {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatalf("making %s: %v", p, err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatalf("writing %s: %v", p, err)
-		}
-	}
-	return filepath.Join(root, "hello")
-}
 
 // checkout is a clean git state, so that no test needs git.
 func checkout() *vcs.Info {
@@ -81,7 +52,7 @@ func options(pkg, repo, version string) publish.Options {
 			Git:      checkout(),
 		},
 		Repo:   repo,
-		Remote: push.Remote{Keychain: anonymous},
+		Remote: push.Remote{Keychain: registrytest.Anonymous},
 	}
 }
 
@@ -156,8 +127,8 @@ func checkOneLine(t *testing.T, err error, want string) {
 
 func TestPublishTags(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	pkg := module(t, nil)
+	reg := registrytest.New(t, registrytest.Config{})
+	pkg := moduletest.Hello(t, nil)
 	repo, direct := reg.Host+"/app", reg.Direct+"/app"
 	digests := map[string]string{} // version → the digest it published
 	for _, step := range []struct {
@@ -222,10 +193,10 @@ func TestPublishTags(t *testing.T) {
 
 func TestPublishDirty(t *testing.T) {
 	t.Parallel()
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
-		reg := newTestRegistry(t)
+		reg := registrytest.New(t, registrytest.Config{})
 		o := options(pkg, reg.Host+"/app", "v1.0.0")
 		o.Build.Git.Dirty = true
 		_, err := publish.Run(context.Background(), o, io.Discard)
@@ -233,13 +204,13 @@ func TestPublishDirty(t *testing.T) {
 			t.Fatalf("Run = %v, want ErrDirty", err)
 		}
 		checkOneLine(t, err, "--allow-dirty")
-		if n := len(reg.requests()); n != 0 {
+		if n := len(reg.Requests()); n != 0 {
 			t.Errorf("a refused publish made %d requests", n)
 		}
 	})
 	t.Run("allowed", func(t *testing.T) {
 		t.Parallel()
-		reg := newTestRegistry(t)
+		reg := registrytest.New(t, registrytest.Config{})
 		o := options(pkg, reg.Host+"/app", "v1.0.0")
 		o.Build.Git.Dirty = true
 		o.AllowDirty = true
@@ -257,13 +228,13 @@ func TestPublishDirty(t *testing.T) {
 
 func TestPublishRepublishUploadsNothing(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	o := options(module(t, nil), reg.Host+"/app", "v1.0.0")
+	reg := registrytest.New(t, registrytest.Config{})
+	o := options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.0.0")
 	first := run(t, o)
 	if first.Sizes.Uploaded == 0 || first.Push.Uploaded != first.Push.Layers {
 		t.Errorf("first publish: %+v, %+v; want every layer uploaded", first.Sizes, first.Push)
 	}
-	reg.reset()
+	reg.Reset()
 	second := run(t, o)
 	if second.Digest != first.Digest {
 		t.Errorf("the same options gave %s, then %s", first.Digest, second.Digest)
@@ -274,7 +245,7 @@ func TestPublishRepublishUploadsNothing(t *testing.T) {
 	if want := (push.Stats{Layers: first.Push.Layers, Existing: first.Push.Layers}); second.Push != want {
 		t.Errorf("republish stats = %+v, want %+v", second.Push, want)
 	}
-	if n := reg.count(kindUpload); n != 0 {
+	if n := reg.Count(registrytest.KindUpload); n != 0 {
 		t.Errorf("republishing made %d blob upload requests, want 0", n)
 	}
 	if diff := cmp.Diff(first.Moved, second.Moved); diff != "" {
@@ -284,39 +255,29 @@ func TestPublishRepublishUploadsNothing(t *testing.T) {
 
 func TestPublishKeepsReleasedVersion(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
+	reg := registrytest.New(t, registrytest.Config{})
 	other, err := random.Image(512, 1)
 	if err != nil {
 		t.Fatalf("random.Image: %v", err)
 	}
-	released, err := name.NewTag(reg.Direct + "/app:v1.2.0")
-	if err != nil {
-		t.Fatalf("NewTag: %v", err)
-	}
-	if err := remote.Write(released, other, remote.WithAuth(authn.Anonymous)); err != nil {
-		t.Fatalf("writing the released image: %v", err)
-	}
-	od, err := other.Digest()
-	if err != nil {
-		t.Fatalf("Digest: %v", err)
-	}
+	od := reg.Push(t, "app:v1.2.0", other)
 
-	_, err = publish.Run(context.Background(), options(module(t, nil), reg.Host+"/app", "v1.2.0"), io.Discard)
+	_, err = publish.Run(context.Background(), options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.2.0"), io.Discard)
 	checkOneLine(t, err, "not overwritten")
 	if diff := cmp.Diff(map[string]string{"v1.2.0": od.String()}, tagsOf(t, reg.Direct+"/app")); diff != "" {
 		t.Errorf("tags after the refusal (-want +got):\n%s", diff)
 	}
-	if n := reg.writes(); n != 0 {
+	if n := reg.Writes(); n != 0 {
 		t.Errorf("the refused publish made %d write requests", n)
 	}
 }
 
 func TestPublishValidatesFirst(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
+	reg := registrytest.New(t, registrytest.Config{})
 	// A package that does not compile: an error about it means the
 	// options were not checked first.
-	pkg := module(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
+	pkg := moduletest.Hello(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
 	for _, tc := range []struct {
 		name   string
 		change func(o *publish.Options)
@@ -332,7 +293,7 @@ func TestPublishValidatesFirst(t *testing.T) {
 		{"an extra tag with a space", func(o *publish.Options) { o.ExtraTags = []string{"two words"} }, "not a valid image tag"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg.reset()
+			reg.Reset()
 			o := options(pkg, reg.Host+"/app", "v1.2.0")
 			tc.change(&o)
 			_, err := publish.Run(context.Background(), o, io.Discard)
@@ -341,7 +302,7 @@ func TestPublishValidatesFirst(t *testing.T) {
 			if errors.As(err, &ce) {
 				t.Errorf("the package was compiled before the options were checked: %v", err)
 			}
-			if n := len(reg.requests()); n != 0 {
+			if n := len(reg.Requests()); n != 0 {
 				t.Errorf("invalid options made %d requests", n)
 			}
 		})

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -26,6 +23,8 @@ import (
 
 	"github.com/buildercli/builder/internal/attest"
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/moduletest"
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 // attached is a supply-chain record as the registry holds it.
@@ -203,8 +202,8 @@ func tagsFor(d v1.Hash, suffixes ...string) []string {
 
 func TestPublishAttachesRecords(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	res := run(t, options(module(t, nil), reg.Host+"/app", "v1.0.0"))
+	reg := registrytest.New(t, registrytest.Config{})
+	res := run(t, options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.0.0"))
 	repo := reg.Direct + "/app"
 	recs := referrers(t, repo, res.Digest)
 	if diff := cmp.Diff([]string{attest.SPDXMediaType, attest.InTotoMediaType}, typesOf(recs)); diff != "" {
@@ -225,8 +224,8 @@ func TestPublishAttachesRecords(t *testing.T) {
 
 func TestPublishAttachesRecordsPerPlatform(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	o := options(module(t, nil), reg.Host+"/app", "v1.0.0")
+	reg := registrytest.New(t, registrytest.Config{})
+	o := options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.0.0")
 	o.Build.Platform = "linux/amd64,linux/arm64"
 	res := run(t, o)
 	repo := reg.Direct + "/app"
@@ -256,7 +255,7 @@ func TestPublishAttachesRecordsPerPlatform(t *testing.T) {
 
 func TestPublishRecordsTurnedOff(t *testing.T) {
 	t.Parallel()
-	pkg := module(t, nil)
+	pkg := moduletest.Hello(t, nil)
 	for _, tc := range []struct {
 		name, sbom, provenance string
 		want                   []string
@@ -267,7 +266,7 @@ func TestPublishRecordsTurnedOff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := newTestRegistry(t)
+			reg := registrytest.New(t, registrytest.Config{})
 			o := options(pkg, reg.Host+"/app", "v1.0.0")
 			o.Build.SBOM, o.Build.Provenance = tc.sbom, tc.provenance
 			res := run(t, o)
@@ -292,8 +291,8 @@ func TestPublishRecordsTurnedOff(t *testing.T) {
 
 func TestPublishRecordsRepublished(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	o := options(module(t, nil), reg.Host+"/app", "v1.0.0")
+	reg := registrytest.New(t, registrytest.Config{})
+	o := options(moduletest.Hello(t, nil), reg.Host+"/app", "v1.0.0")
 	first := run(t, o)
 	repo := reg.Direct + "/app"
 	before := referrers(t, repo, first.Digest)
@@ -312,7 +311,7 @@ func TestPublishRecordsRepublished(t *testing.T) {
 		t.Errorf("republishing changed the record tags (-first +second):\n%s", diff)
 	}
 	// Another registry, the same commit: the same records, byte for byte.
-	other := newTestRegistry(t)
+	other := registrytest.New(t, registrytest.Config{})
 	o.Repo = other.Host + "/app"
 	third := run(t, o)
 	again := referrers(t, other.Direct+"/app", third.Digest)
@@ -338,10 +337,8 @@ func withoutHost(data []byte, host string) []byte {
 
 func TestPublishRecordsReferrersAPI(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true)))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	res := run(t, options(module(t, nil), host+"/app", "v1.0.0"))
+	host := registrytest.New(t, registrytest.Config{Referrers: true}).Host
+	res := run(t, options(moduletest.Hello(t, nil), host+"/app", "v1.0.0"))
 	recs := referrers(t, host+"/app", res.Digest)
 	if diff := cmp.Diff([]string{attest.SPDXMediaType, attest.InTotoMediaType}, typesOf(recs)); diff != "" {
 		t.Fatalf("artifact types of the referrers (-want +got):\n%s", diff)

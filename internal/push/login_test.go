@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 // dockerConfig is the part of docker's config.json Login writes.
@@ -44,10 +46,10 @@ func readAuths(t *testing.T, dir string) (map[string]string, string) {
 	return out, cf.PsFormat
 }
 
-func loginRegistry(t *testing.T) (*testRegistry, name.Registry) {
+func loginRegistry(t *testing.T) (*registrytest.Registry, name.Registry) {
 	t.Helper()
-	reg := newTestRegistry(t)
-	reg.requireAuth("ci", "s3cret")
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	reg.RequireAuth("ci", "s3cret")
 	r, err := name.NewRegistry(reg.Host)
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
@@ -133,7 +135,7 @@ func TestLoginThenPush(t *testing.T) {
 	if _, err := Login(context.Background(), r, "ci", "s3cret", dir, nil); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
-	s, err := Open(reg.repo(t, "app"), Remote{}) // the default keychain
+	s, err := Open(reg.Repo(t, "app"), Remote{}) // the default keychain
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

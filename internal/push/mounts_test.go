@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 func mustRepo(t *testing.T, s string) name.Repository {
@@ -82,10 +84,10 @@ func TestMountsZeroValue(t *testing.T) {
 
 // mountRequests returns the digests of the mounts asked of repo, from
 // repository from, sorted.
-func mountRequests(reg *testRegistry, repo, from string) []string {
+func mountRequests(reg *registrytest.Registry, repo, from string) []string {
 	var ds []string
-	for _, q := range reg.requests() {
-		if q.Method == http.MethodPost && q.Kind == kindUpload && q.Repo == repo && q.Query.Get("from") == from && q.Query.Get("mount") != "" {
+	for _, q := range reg.Requests() {
+		if q.Method == http.MethodPost && q.Kind == registrytest.KindUpload && q.Repo == repo && q.Query.Get("from") == from && q.Query.Get("mount") != "" {
 			ds = append(ds, q.Query.Get("mount"))
 		}
 	}
@@ -101,28 +103,28 @@ func TestSessionMounts(t *testing.T) {
 		name string
 		// record prepares the registry and the mounts record before the
 		// push to repository "b".
-		record     func(t *testing.T, reg *testRegistry, m Mounts)
+		record     func(t *testing.T, reg *registrytest.Registry, m Mounts)
 		want       Stats
 		wantFrom   string   // the repository mounts are asked from
 		wantMounts []string // the layers asked for
 	}{{
 		name: "a record of another repository mounts",
-		record: func(t *testing.T, reg *testRegistry, m Mounts) {
-			push(t, reg.repo(t, "a"), Remote{Mounts: m}, img)
+		record: func(t *testing.T, reg *registrytest.Registry, m Mounts) {
+			push(t, reg.Repo(t, "a"), Remote{Mounts: m}, img)
 		},
 		want:       Stats{Layers: testLayers, Mounted: testLayers},
 		wantFrom:   "a",
 		wantMounts: layerDigests,
 	}, {
 		name: "no record uploads",
-		record: func(t *testing.T, reg *testRegistry, m Mounts) {
-			push(t, reg.repo(t, "a"), Remote{}, img)
+		record: func(t *testing.T, reg *registrytest.Registry, m Mounts) {
+			push(t, reg.Repo(t, "a"), Remote{}, img)
 		},
 		want:     Stats{Layers: testLayers, Uploaded: testLayers, UploadedBytes: size},
 		wantFrom: "a",
 	}, {
 		name: "a stale record falls back to uploading",
-		record: func(t *testing.T, reg *testRegistry, m Mounts) {
+		record: func(t *testing.T, reg *registrytest.Registry, m Mounts) {
 			ls, err := img.Layers()
 			if err != nil {
 				t.Fatalf("Layers: %v", err)
@@ -132,7 +134,7 @@ func TestSessionMounts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Digest: %v", err)
 				}
-				if err := m.Record(reg.repo(t, "gone"), ld); err != nil {
+				if err := m.Record(reg.Repo(t, "gone"), ld); err != nil {
 					t.Fatalf("Record: %v", err)
 				}
 			}
@@ -143,11 +145,11 @@ func TestSessionMounts(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := newTestRegistry(t)
+			reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
 			m := Mounts{Dir: t.TempDir()}
 			tc.record(t, reg, m)
-			reg.reset()
-			b := reg.repo(t, "b")
+			reg.Reset()
+			b := reg.Repo(t, "b")
 			got := push(t, b, Remote{Mounts: m}, img)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("stats (-want +got):\n%s", diff)
@@ -166,7 +168,7 @@ func TestSessionMounts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Digest: %v", err)
 				}
-				if src, ok := m.Lookup(reg.repo(t, "c"), ld); !ok || src.RepositoryStr() != "b" {
+				if src, ok := m.Lookup(reg.Repo(t, "c"), ld); !ok || src.RepositoryStr() != "b" {
 					t.Errorf("after the push, Lookup(c, %s) = %s, %v; want b", ld, src, ok)
 				}
 			}

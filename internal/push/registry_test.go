@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 const testLayers = 3
@@ -74,7 +76,7 @@ func layerFacts(t *testing.T, img v1.Image) (v1.Hash, []string, int64) {
 func open(t *testing.T, repo name.Repository, r Remote) *Session {
 	t.Helper()
 	if r.Keychain == nil {
-		r.Keychain = anonymous
+		r.Keychain = registrytest.Anonymous
 	}
 	s, err := Open(repo, r)
 	if err != nil {
@@ -106,10 +108,10 @@ func checkImage(t *testing.T, repo name.Repository, d v1.Hash) {
 }
 
 // manifestPuts returns the kinds of the manifest PUTs seen, in order.
-func manifestPuts(reg *testRegistry) []string {
+func manifestPuts(reg *registrytest.Registry) []string {
 	var kinds []string
-	for _, q := range reg.requests() {
-		if q.Kind == kindManifestDigest || q.Kind == kindManifestTag {
+	for _, q := range reg.Requests() {
+		if q.Kind == registrytest.KindManifestDigest || q.Kind == registrytest.KindManifestTag {
 			kinds = append(kinds, q.Kind)
 		}
 	}
@@ -118,8 +120,8 @@ func manifestPuts(reg *testRegistry) []string {
 
 func TestSessionPush(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "team/app")
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	repo := reg.Repo(t, "team/app")
 	img := ociImage(t, testLayers)
 	d, _, size := layerFacts(t, img)
 	ctx := context.Background()
@@ -133,7 +135,7 @@ func TestSessionPush(t *testing.T) {
 		t.Errorf("first push stats (-want +got):\n%s", diff)
 	}
 	checkImage(t, repo, d)
-	if diff := cmp.Diff([]string{kindManifestDigest}, manifestPuts(reg)); diff != "" {
+	if diff := cmp.Diff([]string{registrytest.KindManifestDigest}, manifestPuts(reg)); diff != "" {
 		t.Errorf("manifest PUTs of a push (-want +got):\n%s", diff)
 	}
 	tags, err := s.Tags(ctx)
@@ -152,7 +154,7 @@ func TestSessionPush(t *testing.T) {
 		{"new session", open(t, repo, Remote{})},
 	} {
 		t.Run(again.name, func(t *testing.T) {
-			reg.reset()
+			reg.Reset()
 			got, err := again.s.Push(ctx, img)
 			if err != nil {
 				t.Fatalf("Push: %v", err)
@@ -160,7 +162,7 @@ func TestSessionPush(t *testing.T) {
 			if diff := cmp.Diff(Stats{Layers: testLayers, Existing: testLayers}, got); diff != "" {
 				t.Errorf("second push stats (-want +got):\n%s", diff)
 			}
-			if n := reg.count(kindUpload); n != 0 {
+			if n := reg.Count(registrytest.KindUpload); n != 0 {
 				t.Errorf("second push made %d blob upload requests, want 0", n)
 			}
 		})
@@ -169,8 +171,8 @@ func TestSessionPush(t *testing.T) {
 
 func TestSessionTagsAfterManifest(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	repo := reg.repo(t, "app")
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	repo := reg.Repo(t, "app")
 	img := ociImage(t, testLayers)
 	d, _, _ := layerFacts(t, img)
 	ctx := context.Background()
@@ -183,7 +185,7 @@ func TestSessionTagsAfterManifest(t *testing.T) {
 			t.Fatalf("Tag(%s): %v", tag, err)
 		}
 	}
-	want := []string{kindManifestDigest, kindManifestTag, kindManifestTag}
+	want := []string{registrytest.KindManifestDigest, registrytest.KindManifestTag, registrytest.KindManifestTag}
 	if diff := cmp.Diff(want, manifestPuts(reg)); diff != "" {
 		t.Errorf("manifest PUTs in order (-want +got):\n%s", diff)
 	}
@@ -203,9 +205,9 @@ func TestSessionTagsAfterManifest(t *testing.T) {
 
 func TestSessionMissing(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
 	ctx := context.Background()
-	s := open(t, reg.repo(t, "nobody/here"), Remote{})
+	s := open(t, reg.Repo(t, "nobody/here"), Remote{})
 	tags, err := s.Tags(ctx)
 	if err != nil || len(tags) != 0 {
 		t.Errorf("Tags of an unknown repository = %v, %v; want none, nil", tags, err)
@@ -214,7 +216,7 @@ func TestSessionMissing(t *testing.T) {
 		t.Errorf("Resolve of a missing tag = %s, %v, %v; want false, nil", d, ok, err)
 	}
 
-	known := reg.repo(t, "known")
+	known := reg.Repo(t, "known")
 	img := ociImage(t, 1)
 	s = open(t, known, Remote{})
 	if _, err := s.Push(ctx, img); err != nil {
@@ -237,7 +239,7 @@ func (unreadableLayer) Compressed() (io.ReadCloser, error) { return nil, errUnre
 
 func TestSessionPushFailureWritesNoManifest(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
 	l, err := random.Layer(256, types.OCILayer)
 	if err != nil {
 		t.Fatalf("random.Layer: %v", err)
@@ -246,7 +248,7 @@ func TestSessionPushFailureWritesNoManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AppendLayers: %v", err)
 	}
-	_, err = open(t, reg.repo(t, "app"), Remote{}).Push(context.Background(), img)
+	_, err = open(t, reg.Repo(t, "app"), Remote{}).Push(context.Background(), img)
 	if !errors.Is(err, errUnreadableLayer) {
 		t.Fatalf("Push = %v, want %v", err, errUnreadableLayer)
 	}
@@ -257,9 +259,9 @@ func TestSessionPushFailureWritesNoManifest(t *testing.T) {
 
 func TestSessionPushSurvivesDroppedUploads(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	reg.inject(fault{Method: http.MethodPatch, Kind: kindUpload, N: 2})
-	repo := reg.repo(t, "app")
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	reg.Inject(registrytest.Fault{Method: http.MethodPatch, Kind: registrytest.KindUpload, N: 2})
+	repo := reg.Repo(t, "app")
 	img := ociImage(t, testLayers)
 	d, _, size := layerFacts(t, img)
 	got := push(t, repo, Remote{}, img)
@@ -268,7 +270,7 @@ func TestSessionPushSurvivesDroppedUploads(t *testing.T) {
 	}
 	checkImage(t, repo, d)
 	dropped := 0
-	for _, q := range reg.requests() {
+	for _, q := range reg.Requests() {
 		if q.Method == http.MethodPatch && !q.Served {
 			dropped++
 		}
@@ -280,8 +282,8 @@ func TestSessionPushSurvivesDroppedUploads(t *testing.T) {
 
 func TestSessionExplainsErrors(t *testing.T) {
 	t.Parallel()
-	guarded := newTestRegistry(t)
-	guarded.requireAuth("ci", "right")
+	guarded := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	guarded.RequireAuth("ci", "right")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
@@ -307,7 +309,7 @@ func TestSessionExplainsErrors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewRepository: %v", err)
 			}
-			_, err = open(t, repo, Remote{Keychain: staticKeychain{tc.auth}}).Tags(context.Background())
+			_, err = open(t, repo, Remote{Keychain: registrytest.Keychain{Auth: tc.auth}}).Tags(context.Background())
 			if err == nil {
 				t.Fatalf("Tags succeeded")
 			}

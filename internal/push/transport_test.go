@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 // reply is what a scripted round trip gives: a status, or an error.
@@ -386,8 +388,8 @@ func TestIsLoopback(t *testing.T) {
 // TestNewTransportRetriesAgainstRegistry checks the whole transport over a
 // real server: two 503s, then the registry's answer.
 func TestNewTransportRetriesAgainstRegistry(t *testing.T) {
-	reg := newTestRegistry(t)
-	reg.inject(fault{Kind: kindPing, N: 2, Status: http.StatusServiceUnavailable})
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	reg.Inject(registrytest.Fault{Kind: registrytest.KindPing, N: 2, Status: http.StatusServiceUnavailable})
 	resp, err := NewTransport(nil, nil).RoundTrip(get(t, context.Background(), "http://"+reg.Host+"/v2/"))
 	if err != nil {
 		t.Fatalf("RoundTrip: %v", err)
@@ -398,7 +400,7 @@ func TestNewTransportRetriesAgainstRegistry(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("status = %d, want 200", resp.StatusCode)
 	}
-	if got := len(reg.requests()); got != 3 {
+	if got := len(reg.Requests()); got != 3 {
 		t.Errorf("the registry saw %d requests, want 3", got)
 	}
 }
