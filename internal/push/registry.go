@@ -112,6 +112,23 @@ func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
 		return Stats{}, err
 	}
 	stats := Stats{Layers: len(ls)}
+	d, err := a.Digest()
+	if err != nil {
+		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
+	}
+	// A registry holds a manifest only with every blob it names: when this
+	// one is there, so is everything else.
+	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
+		stats.Existing = len(ls)
+		for _, l := range ls {
+			ld, derr := l.Digest()
+			size, serr := l.Size()
+			if derr == nil && serr == nil {
+				s.r.Progress.finish(s.r.Progress.add(ld, size), "exists")
+			}
+		}
+		return stats, nil
+	}
 	results := make([]layerResult, len(ls))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -134,10 +151,6 @@ func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
 		default:
 			stats.Uploaded++
 		}
-	}
-	d, err := a.Digest()
-	if err != nil {
-		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
 	}
 	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), a); err != nil {
 		return Stats{}, fmt.Errorf("pushing %s@%s: %w", s.repo, d, Explain(s.repo.Registry, err))
