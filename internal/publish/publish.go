@@ -79,18 +79,23 @@ func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("making a build directory: %w", err)
 	}
 	defer os.RemoveAll(work)
+	current := t.lookup(ctx, o.ExtraTags) // while the image builds
 	built, err := build.Image(ctx, o.Build, work, log)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkImmutable(ctx, t.session, t.release.Tag, built.Digest); err != nil {
+	cur, err := current()
+	if err != nil {
 		return Result{}, err
 	}
-	o.Build.Trace.Mark("resolve version tag")
+	if err := checkImmutable(t.release.Tag, cur, built.Digest); err != nil {
+		return Result{}, err
+	}
+	o.Build.Trace.Mark("resolve tags")
 	if err := build.Write(built, o.Build, log); err != nil {
 		return Result{}, err
 	}
-	return t.publish(ctx, built, o)
+	return t.publish(ctx, built, o, cur)
 }
 
 // target is what a publish settled before building: the version, the

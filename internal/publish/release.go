@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -13,8 +14,8 @@ import (
 )
 
 // publish pushes the image and its records side by side, then, once both
-// are there, writes the tags.
-func (t target) publish(ctx context.Context, built build.Result, o Options) (Result, error) {
+// are there, writes the tags that do not already point at it (cur).
+func (t target) publish(ctx context.Context, built build.Result, o Options, cur map[string]v1.Hash) (Result, error) {
 	var stats push.Stats
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { stats, err = t.session.Push(gctx, built.Artifact); return err })
@@ -28,7 +29,7 @@ func (t target) publish(ctx context.Context, built build.Result, o Options) (Res
 		return Result{}, err
 	}
 	res.Moved, res.Left = t.decide(o.ExtraTags)
-	if err := tagAll(ctx, t.session, built.Artifact, res.Moved, t.existing); err != nil {
+	if err := tagAll(ctx, t.session, built.Artifact, res.Moved, cur); err != nil {
 		return Result{}, err
 	}
 	o.Build.Trace.Mark("tags")
@@ -53,14 +54,55 @@ func (t target) decide(extra []string) (moved []string, left []LeftTag) {
 	return moved, left
 }
 
-// tagAll points the tags at a, in parallel (the image is complete by now,
-// so their order does not matter), skipping those that already do; only
-// tags in existing can.
-func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names, existing []string) error {
+// lookup starts looking up what the tags a publish may write point at now;
+// the returned function waits for the answer.
+func (t target) lookup(ctx context.Context, extra []string) func() (map[string]v1.Hash, error) {
+	moved, _ := t.decide(extra)
+	var cur map[string]v1.Hash
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cur, err = resolveAll(ctx, t.session, moved, t.existing)
+	}()
+	return func() (map[string]v1.Hash, error) {
+		<-done
+		return cur, err
+	}
+}
+
+// resolveAll looks up, in parallel, the digest each of names points at,
+// for those the repository has (existing); publish runs it while it builds.
+func resolveAll(ctx context.Context, s *push.Session, names, existing []string) (map[string]v1.Hash, error) {
 	there := map[string]bool{}
 	for _, t := range existing {
 		there[t] = true
 	}
+	var mu sync.Mutex
+	cur := map[string]v1.Hash{}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, t := range names {
+		if !there[t] {
+			continue
+		}
+		g.Go(func() error {
+			d, ok, err := s.Resolve(ctx, t)
+			if err != nil || !ok {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			cur[t] = d
+			return nil
+		})
+	}
+	return cur, g.Wait()
+}
+
+// tagAll points the tags at a, in parallel (the image is complete by now,
+// so their order does not matter), skipping those that already do (cur).
+func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names []string, cur map[string]v1.Hash) error {
 	d, err := a.Digest()
 	if err != nil {
 		return fmt.Errorf("computing the image digest: %w", err)
@@ -68,26 +110,18 @@ func tagAll(ctx context.Context, s *push.Session, a push.Artifact, names, existi
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for _, t := range names {
-		g.Go(func() error {
-			if there[t] {
-				if cur, ok, err := s.Resolve(ctx, t); err == nil && ok && cur == d {
-					return nil
-				}
-			}
-			return s.Tag(ctx, a, t)
-		})
+		if cur[t] == d {
+			continue
+		}
+		g.Go(func() error { return s.Tag(ctx, a, t) })
 	}
 	return g.Wait()
 }
 
 // checkImmutable refuses to repoint an existing version tag at other content.
-func checkImmutable(ctx context.Context, s *push.Session, tag string, d v1.Hash) error {
-	cur, ok, err := s.Resolve(ctx, tag)
-	if err != nil {
-		return err
-	}
-	if ok && cur != d {
-		return fmt.Errorf("%s already points at %s, another image: a released version is not overwritten; publish a new version", tag, cur)
+func checkImmutable(tag string, cur map[string]v1.Hash, d v1.Hash) error {
+	if had, ok := cur[tag]; ok && had != d {
+		return fmt.Errorf("%s already points at %s, another image: a released version is not overwritten; publish a new version", tag, had)
 	}
 	return nil
 }
