@@ -32,7 +32,7 @@ func report(w io.Writer, e *env, res []measured) error {
 		ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
 	fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
 		secs(med[none+toolBuilder]), uploaded(samplesOf(res, "no-change publish", toolBuilder)), secs(med[none+toolGo]),
-		(med[none+toolBuilder]-med[none+toolGo]).Milliseconds())
+		(med[none+toolBuilder] - med[none+toolGo]).Milliseconds())
 	fmt.Fprintf(w, "- two platforms / one platform after a change (builder): %.2f (goal ≤ 1.50)\n",
 		ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
 	fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
