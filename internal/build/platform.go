@@ -61,10 +61,21 @@ func (pl *plan) buildPlatform(ctx context.Context, p v1.Platform, work string) (
 		return PlatformImage{}, err
 	}
 	defer unlock()
-	err = gobuild.Build(ctx, gobuild.Options{
+	opts := gobuild.Options{
 		Dir: pl.kob.Dir, Package: pl.settings.Package, Platform: p, Env: pl.o.Environ,
 		BuildEnv: pl.kob.Env, Flags: pl.settings.Flags, Ldflags: pl.settings.Ldflags, Output: bin,
-	})
+	}
+	if pl.o.CacheDir == "" {
+		err = gobuild.Build(ctx, opts)
+	} else {
+		// The binary's path is stable: an unchanged source tree and build
+		// skip go build altogether.
+		var fresh bool
+		fresh, err = gobuild.BuildIfChanged(ctx, opts)
+		if fresh {
+			pl.o.Trace.Mark("binary up to date " + p.String())
+		}
+	}
 	if err != nil {
 		return PlatformImage{}, err
 	}

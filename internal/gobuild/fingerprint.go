@@ -1,0 +1,247 @@
+package gobuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// maxTree bounds the bytes Fingerprint hashes; a larger tree is not
+// fingerprinted and always goes to go build.
+const maxTree = 64 << 20
+
+// errNoFingerprint says that a build cannot be fingerprinted soundly.
+var errNoFingerprint = errors.New("no fingerprint")
+
+// Fingerprint names everything a build of opts reads, so that a build whose
+// fingerprint is unchanged can skip go build: the go command (path, size,
+// time), the build environment and command line, and the source tree of the
+// module (and of directories its go.mod replaces modules with) — the content
+// of Go sources, go.mod and go.sum, and the size and time of every other file
+// (which //go:embed may read). Modules from the module cache are immutable
+// and named by go.sum. A workspace (go.work), or a tree over maxTree bytes,
+// is not fingerprinted: it returns "".
+func Fingerprint(opts Options) string {
+	fp, err := fingerprint(opts)
+	if err != nil {
+		return ""
+	}
+	return fp
+}
+
+func fingerprint(opts Options) (string, error) {
+	h := sha256.New()
+	env, err := Environ(opts)
+	if err != nil {
+		return "", err
+	}
+	if goWork(opts.Dir, env) {
+		return "", errNoFingerprint
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(goCmd)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "go %s %d %d\n", goCmd, fi.Size(), fi.ModTime().UnixNano())
+	var goEnv []string
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "CGO_") {
+			goEnv = append(goEnv, kv)
+		}
+	}
+	sort.Strings(goEnv)
+	fmt.Fprintf(h, "env %q\nargs %q\ndir %s\n", goEnv, Args(opts), opts.Dir)
+	// Settings made with `go env -w` live in the GOENV file.
+	if data, err := os.ReadFile(goEnvFile(env)); err == nil {
+		fmt.Fprintf(h, "goenv %q\n", data)
+	}
+	root, err := moduleRoot(opts.Dir)
+	if err != nil {
+		return "", err
+	}
+	dirs, err := replacedDirs(root)
+	if err != nil {
+		return "", err
+	}
+	budget := int64(maxTree)
+	for _, d := range append([]string{root}, dirs...) {
+		if err := hashTree(h, d, &budget); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// goEnvFile is the file `go env -w` writes: $GOENV, else go/env in the
+// user's config directory.
+func goEnvFile(env []string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "GOENV="); ok {
+			return v
+		}
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "XDG_CONFIG_HOME="); ok && v != "" {
+			return filepath.Join(v, "go", "env")
+		}
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "HOME="); ok && v != "" {
+			return filepath.Join(v, ".config", "go", "env")
+		}
+	}
+	return ""
+}
+
+// goWork reports whether a workspace is in effect for dir.
+func goWork(dir string, env []string) bool {
+	for i := len(env) - 1; i >= 0; i-- { // the last setting wins
+		if v, ok := strings.CutPrefix(env[i], "GOWORK="); ok {
+			if v != "" {
+				return v != "off"
+			}
+			break // empty: look for go.work as go does
+		}
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return true
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
+}
+
+func moduleRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errNoFingerprint
+		}
+	}
+}
+
+// replacedDirs lists the directories go.mod replaces modules with.
+func replacedDirs(root string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, r := range f.Replace {
+		if modfile.IsDirectoryPath(r.New.Path) {
+			d := r.New.Path
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(root, d)
+			}
+			dirs = append(dirs, filepath.Clean(d))
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+// hashTree writes every file under root to h, in walk order: the content of
+// Go sources and module files, the size and time of the rest. .git is left
+// out, and so are nested modules, which the build does not read.
+func hashTree(h io.Writer, root string, budget *int64) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || (p != root && exists(filepath.Join(p, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if !isSource(d.Name()) || !fi.Mode().IsRegular() {
+			return nil
+		}
+		if *budget -= fi.Size(); *budget < 0 {
+			return errNoFingerprint
+		}
+		return hashFile(h, p)
+	})
+}
+
+func isSource(name string) bool {
+	switch filepath.Ext(name) {
+	case ".go", ".s", ".h", ".c", ".syso", ".mod", ".sum":
+		return true
+	}
+	return false
+}
+
+func hashFile(h io.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(h, f)
+	return err
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// BuildIfChanged is Build, unless the output exists and was built from the
+// same fingerprint (recorded beside it, with the binary's build ID): then it
+// reports true and runs nothing. The output path must be stable from build
+// to build and owned by one build at a time.
+func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
+	stamp := opts.Output + ".fingerprint"
+	fp := Fingerprint(opts)
+	if fp != "" {
+		if data, err := os.ReadFile(stamp); err == nil {
+			id, err := BuildID(opts.Output)
+			if err == nil && string(data) == fp+" "+id {
+				return true, nil
+			}
+		}
+	}
+	_ = os.Remove(stamp)
+	if err := Build(ctx, opts); err != nil {
+		return false, err
+	}
+	if fp == "" {
+		return false, nil
+	}
+	id, err := BuildID(opts.Output)
+	if err != nil {
+		return false, nil
+	}
+	// A stamp that cannot be written only costs the next build its shortcut.
+	_ = os.WriteFile(stamp, []byte(fp+" "+id), 0o644)
+	return false, nil
+}
