@@ -164,7 +164,7 @@ func (b *Base) pick(p v1.Platform) (v1.Image, error) {
 			return img, nil
 		}
 	}
-	return nil, fmt.Errorf("base %s has no image for %s (it offers %s)", b.Name, p, platformList(offered))
+	return nil, fmt.Errorf("base %s has no image for %s (it offers %s)", b.Name, p, List(offered))
 }
 
 // normalize drops the variant arm64 images carry without need.
@@ -176,6 +176,17 @@ func normalize(p v1.Platform) v1.Platform {
 	return out
 }
 
+// Offers reports whether offered holds p (arm64's "v8" variant or none
+// alike).
+func Offers(offered []v1.Platform, p v1.Platform) bool {
+	for _, o := range offered {
+		if samePlatform(o, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func samePlatform(a, b v1.Platform) bool {
 	a, b = normalize(a), normalize(b)
 	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant
@@ -185,7 +196,8 @@ func sortPlatforms(ps []v1.Platform) {
 	sort.Slice(ps, func(i, j int) bool { return ps[i].String() < ps[j].String() })
 }
 
-func platformList(ps []v1.Platform) string {
+// List writes platforms as "linux/amd64, linux/arm64".
+func List(ps []v1.Platform) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
 		s[i] = p.String()

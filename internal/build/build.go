@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/buildercli/builder/internal/bases"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/vcs"
 )
@@ -114,7 +115,7 @@ func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, 
 		return Result{}, err
 	}
 	o.Trace.Mark("plan")
-	fmt.Fprintf(log, "building %s %s for %s on %s\n", pl.src.pkg, pl.meta.version, platformList(pl.platforms), pl.base.Name)
+	fmt.Fprintf(log, "building %s %s for %s on %s\n", pl.src.pkg, pl.meta.version, bases.List(pl.platforms), pl.base.Name)
 	images := make([]PlatformImage, len(pl.platforms))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pl.platforms {

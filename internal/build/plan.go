@@ -160,23 +160,14 @@ func (pl *plan) pickPlatforms() ([]v1.Platform, error) {
 	}
 	ps = dedupe(ps)
 	if len(ps) > 1 && len(offered) == 1 && !pl.base.Builtin() {
-		return nil, fmt.Errorf("base %s is a single-platform image (%s): it cannot make an image for %s; use a multi-platform base or one --platform", pl.base.Name, offered[0], platformList(ps))
+		return nil, fmt.Errorf("base %s is a single-platform image (%s): it cannot make an image for %s; use a multi-platform base or one --platform", pl.base.Name, offered[0], bases.List(ps))
 	}
 	for _, p := range ps {
-		if !offers(offered, p) {
-			return nil, fmt.Errorf("base %s has no image for %s (it offers %s)", pl.base.Name, p, platformList(offered))
+		if !bases.Offers(offered, p) {
+			return nil, fmt.Errorf("base %s has no image for %s (it offers %s)", pl.base.Name, p, bases.List(offered))
 		}
 	}
 	return ps, nil
-}
-
-func offers(offered []v1.Platform, p v1.Platform) bool {
-	for _, o := range offered {
-		if o.OS == p.OS && o.Architecture == p.Architecture && o.Variant == p.Variant {
-			return true
-		}
-	}
-	return false
 }
 
 // dedupe sorts platforms and drops repeats, so that the index is the same
@@ -190,14 +181,6 @@ func dedupe(ps []v1.Platform) []v1.Platform {
 		}
 	}
 	return out
-}
-
-func platformList(ps []v1.Platform) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ", ")
 }
 
 // source is where the package and its settings are.
