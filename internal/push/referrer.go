@@ -86,7 +86,15 @@ func (s *Session) Attach(ctx context.Context, r *Referrer, tag string) error {
 		return err
 	}
 	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
-		return nil // attached before: records are deterministic
+		// Attached before (records are deterministic); an attach cut off
+		// before its tag gets the tag now.
+		if tag == "" {
+			return nil
+		}
+		if cur, ok, err := s.Resolve(ctx, tag); err == nil && ok && cur == d {
+			return nil
+		}
+		return s.tagReferrer(ctx, r, tag)
 	}
 	for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
 		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
@@ -96,10 +104,15 @@ func (s *Session) Attach(ctx context.Context, r *Referrer, tag string) error {
 	if err := s.pusher.Put(ctx, s.repo.Digest(d.String()), r); err != nil {
 		return fmt.Errorf("pushing the artifact for %s: %w", r.Subject.Digest, Explain(s.repo.Registry, err))
 	}
-	if tag != "" {
-		if err := s.pusher.Put(ctx, s.repo.Tag(tag), r); err != nil {
-			return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
-		}
+	if tag == "" {
+		return nil
+	}
+	return s.tagReferrer(ctx, r, tag)
+}
+
+func (s *Session) tagReferrer(ctx context.Context, r *Referrer, tag string) error {
+	if err := s.pusher.Put(ctx, s.repo.Tag(tag), r); err != nil {
+		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
 	}
 	return nil
 }
