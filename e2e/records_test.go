@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -24,6 +23,8 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdxlib"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 // Artifact types of builder's records.
@@ -74,21 +75,7 @@ func (r *registry) records(t *testing.T, repo, digest string) map[string][]byte 
 		if m.Subject.Digest.String() != digest || desc.ArtifactType != m.ArtifactType {
 			t.Errorf("referrer %s: subject %s, artifact type %q (listed as %q); want subject %s", desc.Digest, m.Subject.Digest, m.ArtifactType, desc.ArtifactType, digest)
 		}
-		l, err := remote.Layer(d.Context().Digest(m.Layers[0].Digest.String()), opts...)
-		if err != nil {
-			t.Fatalf("fetching the blob of %s: %v", desc.Digest, err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatalf("fetching the blob of %s: %v", desc.Digest, err)
-		}
-		blob, err := io.ReadAll(rc)
-		if cerr := rc.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatalf("reading the blob of %s: %v", desc.Digest, err)
-		}
+		blob := registrytest.ReadBlob(t, d.Context().Digest(m.Layers[0].Digest.String()), opts...)
 		out[m.ArtifactType] = blob
 	}
 	return out

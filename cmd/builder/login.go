@@ -37,13 +37,7 @@ all read them from there. The password is read from stdin, never from a flag.`,
 			if err != nil {
 				return err
 			}
-			var opts []name.Option
-			for _, h := range o.insecure {
-				if h == args[0] {
-					opts = append(opts, name.Insecure)
-				}
-			}
-			reg, err := name.NewRegistry(args[0], append(opts, name.StrictValidation)...)
+			reg, err := name.NewRegistry(args[0], append(push.InsecureOption(args[0], o.insecure), name.StrictValidation)...)
 			if err != nil {
 				return fmt.Errorf("registry %q is not a valid host[:port]", args[0])
 			}

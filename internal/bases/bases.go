@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/push"
 )
 
 // Syntax is the --base syntax, for help texts and errors.
@@ -66,13 +67,10 @@ func Resolve(ctx context.Context, spec string, o Options) (*Base, error) {
 		return fromTarball(spec)
 	}
 	refStr := strings.TrimPrefix(spec, "docker://")
-	var nameOpts []name.Option
-	for _, h := range o.Insecure {
-		if strings.HasPrefix(refStr, h+"/") {
-			nameOpts = append(nameOpts, name.Insecure)
-		}
+	ref, err := name.ParseReference(refStr)
+	if err == nil {
+		ref, err = name.ParseReference(refStr, push.InsecureOption(ref.Context().RegistryStr(), o.Insecure)...)
 	}
-	ref, err := name.ParseReference(refStr, nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("base %q is not a valid image reference; --base takes %s", spec, Syntax)
 	}

@@ -157,20 +157,12 @@ func (o Options) check() (tags.Release, name.Repository, error) {
 	if o.Repo == "" {
 		return tags.Release{}, name.Repository{}, fmt.Errorf("no repository to publish to: pass --repo REGISTRY/NAME or set BUILDER_REPO (or KO_DOCKER_REPO)")
 	}
-	var opts []name.Option
-	for _, h := range o.Insecure {
-		if r, err := name.NewRegistry(h); err == nil && sameRegistry(o.Repo, r) {
-			opts = append(opts, name.Insecure)
-		}
+	repo, err := name.NewRepository(o.Repo, name.StrictValidation)
+	if err == nil {
+		repo, err = name.NewRepository(o.Repo, append(push.InsecureOption(repo.RegistryStr(), o.Insecure), name.StrictValidation)...)
 	}
-	repo, err := name.NewRepository(o.Repo, append(opts, name.StrictValidation)...)
 	if err != nil {
 		return tags.Release{}, name.Repository{}, fmt.Errorf("repository %q is not a valid image name: use lowercase REGISTRY/PATH, e.g. ghcr.io/acme/app", o.Repo)
 	}
 	return rel, repo, nil
-}
-
-func sameRegistry(repo string, reg name.Registry) bool {
-	r, err := name.NewRepository(repo)
-	return err == nil && r.RegistryStr() == reg.RegistryStr()
 }

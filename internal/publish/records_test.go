@@ -3,7 +3,6 @@ package publish_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -70,21 +69,7 @@ func referrers(t *testing.T, repo string, subject v1.Hash) []attached {
 		if string(m.Layers[0].MediaType) != m.ArtifactType || desc.MediaType != types.OCIManifestSchema1 {
 			t.Errorf("referrer %s: artifact type %s, blob type %s, manifest type %s", d.Digest, m.ArtifactType, m.Layers[0].MediaType, desc.MediaType)
 		}
-		l, err := remote.Layer(r.Digest(m.Layers[0].Digest.String()), opt)
-		if err != nil {
-			t.Fatalf("fetching the blob of %s: %v", d.Digest, err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatalf("fetching the blob of %s: %v", d.Digest, err)
-		}
-		blob, err := io.ReadAll(rc)
-		if cerr := rc.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatalf("reading the blob of %s: %v", d.Digest, err)
-		}
+		blob := registrytest.ReadBlob(t, r.Digest(m.Layers[0].Digest.String()), opt)
 		out = append(out, attached{Digest: d.Digest, ArtifactType: m.ArtifactType, Subject: m.Subject.Digest, Blob: blob})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ArtifactType < out[j].ArtifactType })

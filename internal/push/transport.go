@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -205,4 +206,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// InsecureOption returns name.Insecure when registry (host[:port]) is in
+// insecure, so that a reference to it is reached over plain HTTP.
+func InsecureOption(registry string, insecure []string) []name.Option {
+	for _, h := range insecure {
+		if r, err := name.NewRegistry(h); err == nil && r.RegistryStr() == registry {
+			return []name.Option{name.Insecure}
+		}
+	}
+	return nil
 }
