@@ -75,7 +75,7 @@ func (e *env) pushBase() error {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, arch := range []string{"amd64", "arm64"} {
 		p := v1.Platform{OS: "linux", Architecture: arch}
-		img, err := base.Image(p)
+		img, err := base.Builtin(p)
 		if err != nil {
 			return err
 		}

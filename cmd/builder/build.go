@@ -2,18 +2,24 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/buildercli/builder/internal/bases"
+	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/pipeline"
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/trace"
 )
 
 func newBuildCmd() *cobra.Command {
-	var o build.Options
+	var o pipeline.Options
+	var insecure []string
 	cmd := &cobra.Command{
 		Use:   "build [path]",
 		Short: "Build an image of a Go main package and write it to a file",
@@ -38,8 +44,8 @@ host's architecture.`,
 			if len(args) == 1 {
 				o.Path = args[0]
 			}
-			fromEnvironment(&o)
-			res, err := build.Run(cmd.Context(), o, cmd.ErrOrStderr())
+			env := environment(cmd.ErrOrStderr(), registry.New(insecure))
+			res, err := pipeline.Build(cmd.Context(), o, env)
 			if err != nil {
 				return err
 			}
@@ -48,37 +54,43 @@ host's architecture.`,
 		},
 	}
 	addImageFlags(cmd.Flags(), &o)
-	cmd.Flags().StringVar(&o.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
-	cmd.Flags().StringArrayVar(&o.Insecure, "insecure-registry", nil, "registry host[:port] of a --base that may be reached over plain HTTP (repeatable)")
+	cmd.Flags().StringVar(&o.Build.Repo, "repo", "", "image name used in the tarball's and layout's references (default: the package directory's name)")
+	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host[:port] of a --base that may be reached over plain HTTP (repeatable)")
 	return cmd
 }
 
 // addImageFlags binds the flags that describe the image, shared by build and
 // publish.
-func addImageFlags(f *pflag.FlagSet, o *build.Options) {
-	f.StringVarP(&o.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
-	f.StringVar(&o.Platform, "platform", "", "target platforms os/arch[/variant], comma-separated, or all the base offers: all (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
-	f.StringVar(&o.Base, "base", "", "base image: "+bases.Syntax)
-	f.StringVar(&o.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
-	f.BoolVar(&o.AllowRoot, "allow-root", false, "allow an image that runs as root")
-	f.StringArrayVar(&o.Labels, "label", nil, "extra image label key=value (repeatable)")
-	f.StringArrayVar(&o.Env, "env", nil, "extra environment variable KEY=value for the image (repeatable)")
-	f.IntVar(&o.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
+func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
+	b := &o.Build
+	f.StringVarP(&b.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
+	f.StringVar(&b.Platform, "platform", "", "target platforms os/arch[/variant], comma-separated, or all the base offers: all (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
+	f.StringVar(&b.Base, "base", "", "base image: "+base.Syntax)
+	f.StringVar(&b.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
+	f.BoolVar(&b.AllowRoot, "allow-root", false, "allow an image that runs as root")
+	f.StringArrayVar(&b.Labels, "label", nil, "extra image label key=value (repeatable)")
+	f.StringArrayVar(&b.Env, "env", nil, "extra environment variable KEY=value for the image (repeatable)")
+	f.IntVar(&b.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
 	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
 	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")
 }
 
-// fromEnvironment fills in what the build takes from the environment.
-func fromEnvironment(o *build.Options) {
-	o.HostArch = runtime.GOARCH
-	o.Environ = os.Environ()
-	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	o.KoConfig = os.Getenv("KO_CONFIG_PATH")
-	o.CacheDir = cacheDir()
-	o.BuilderVersion = builderVersion()
-	if os.Getenv("BUILDER_TRACE") == "1" {
-		o.Trace = &build.Stopwatch{W: os.Stderr}
+// environment is what a build takes from the environment it runs in.
+func environment(log io.Writer, client registry.Client) build.Env {
+	env := build.Env{
+		HostArch:        runtime.GOARCH,
+		Environ:         os.Environ(),
+		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
+		KoConfig:        os.Getenv("KO_CONFIG_PATH"),
+		Cache:           cache.Cache{Dir: cache.FromEnv(os.Getenv)},
+		Registry:        client,
+		BuilderVersion:  builderVersion(),
+		Log:             log,
 	}
+	if os.Getenv("BUILDER_TRACE") == "1" {
+		env.Trace = &trace.Stopwatch{W: os.Stderr}
+	}
+	return env
 }

@@ -6,10 +6,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/buildercli/builder/internal/registry"
 	"github.com/spf13/cobra"
-
-	"github.com/buildercli/builder/internal/push"
 )
 
 type loginOptions struct {
@@ -37,11 +35,12 @@ all read them from there. The password is read from stdin, never from a flag.`,
 			if err != nil {
 				return err
 			}
-			reg, err := name.NewRegistry(args[0], append(push.InsecureOption(args[0], o.insecure), name.StrictValidation)...)
+			client := registry.New(o.insecure)
+			reg, err := client.Registry(args[0])
 			if err != nil {
-				return fmt.Errorf("registry %q is not a valid host[:port]", args[0])
+				return err
 			}
-			path, err := push.Login(cmd.Context(), reg, o.username, password, os.Getenv("DOCKER_CONFIG"), push.NewTransport(nil, o.insecure))
+			path, err := client.Login(cmd.Context(), reg, o.username, password, os.Getenv("DOCKER_CONFIG"))
 			if err != nil {
 				return err
 			}

@@ -5,19 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/buildercli/builder/internal/publish"
+	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/release"
 )
-
-type publishOptions struct {
-	publish.Options
-	json bool
-}
 
 const publishLong = `Publish builds the main package at path (default ./app), like build, and
 pushes it to a registry: the layers that are missing (mounted from another
@@ -43,7 +39,9 @@ stdout gets one REPO:TAG@DIGEST line per tag written, or with --json one JSON
 document; progress and notes go to stderr.`
 
 func newPublishCmd() *cobra.Command {
-	var o publishOptions
+	var o pipeline.PublishOptions
+	var insecure []string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "publish [path]",
 		Short: "Build an image and publish it to a registry with its release tags",
@@ -59,32 +57,31 @@ func newPublishCmd() *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				o.Build.Path = args[0]
+				o.Path = args[0]
 			}
-			fromEnvironment(&o.Build)
 			o.Repo = firstSet(o.Repo, os.Getenv("BUILDER_REPO"), os.Getenv("KO_DOCKER_REPO"))
-			if o.Build.CacheDir != "" {
-				o.Remote.Mounts = push.Mounts{Dir: filepath.Join(o.Build.CacheDir, "mounts")}
-			}
-			o.Remote.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
-			res, err := publish.Run(cmd.Context(), o.Options, cmd.ErrOrStderr())
+			client := registry.New(insecure)
+			client.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
+			env := environment(cmd.ErrOrStderr(), client)
+			env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
+			res, err := pipeline.Publish(cmd.Context(), o, env)
 			if err != nil {
 				return err
 			}
-			return report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, o.json)
+			return report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, asJSON)
 		},
 	}
 	f := cmd.Flags()
-	addImageFlags(f, &o.Build)
+	addImageFlags(f, &o.Options)
 	f.StringVar(&o.Repo, "repo", "", "repository to publish to, e.g. ghcr.io/acme/app (default $BUILDER_REPO, else $KO_DOCKER_REPO)")
 	f.StringArrayVar(&o.ExtraTags, "extra-tag", nil, "another tag to publish as given (repeatable)")
 	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "publish from a tree with uncommitted changes (no git-<commit> tag)")
-	f.StringArrayVar(&o.Insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
-	f.BoolVar(&o.json, "json", false, "print one JSON document describing the publish on stdout")
+	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON document describing the publish on stdout")
 	return cmd
 }
 
-func report(stdout, stderr io.Writer, res publish.Result, asJSON bool) error {
+func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
 	fmt.Fprintf(stderr, "pushed %s: %d layers, %d uploaded (%d bytes), %d already there, %d mounted\n",
 		res.Ref, res.Push.Layers, res.Push.Uploaded, res.Push.UploadedBytes, res.Push.Existing, res.Push.Mounted)
 	for _, l := range res.Left {
@@ -95,7 +92,7 @@ func report(stdout, stderr io.Writer, res publish.Result, asJSON bool) error {
 			res.Moved = []string{}
 		}
 		if res.Left == nil {
-			res.Left = []publish.LeftTag{}
+			res.Left = []release.Left{}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -116,24 +113,6 @@ func firstSet(vals ...string) string {
 		}
 	}
 	return ""
-}
-
-// cacheDir returns builder's cache: $BUILDER_CACHE, else "builder" in the
-// user's cache directory; "" (no cache) when there is none or
-// BUILDER_CACHE=off.
-func cacheDir() string {
-	switch root := os.Getenv("BUILDER_CACHE"); root {
-	case "off":
-		return ""
-	case "":
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return ""
-		}
-		return filepath.Join(d, "builder")
-	default:
-		return root
-	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -4,9 +4,9 @@ package build
 // served by registrytest's in-process registry.
 
 import (
-	"context"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +17,7 @@ import (
 	"github.com/buildercli/builder/internal/basetest"
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
-	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/registrytest"
 	"github.com/buildercli/builder/internal/vcs"
 )
@@ -34,13 +34,13 @@ func baseRegistry(t *testing.T, refs map[string]any) string {
 }
 
 // onBase is options building pkg on base, anonymously, with a cache.
-func onBase(t *testing.T, pkg, base string) Options {
+func onBase(t *testing.T, pkg, base string) testOptions {
 	t.Helper()
 	o := options(pkg)
 	o.Tag = "v1.0.0"
 	o.Base = base
-	o.CacheDir = t.TempDir()
-	o.Registry = push.Remote{Keychain: registrytest.Anonymous}
+	o.env.Cache.Dir = t.TempDir()
+	o.env.Registry = registry.Client{Keychain: registrytest.Anonymous}
 	return o
 }
 
@@ -75,7 +75,7 @@ func TestRegistryBaseMultiPlatform(t *testing.T) {
 			if err != nil {
 				t.Fatalf("IndexManifest: %v", err)
 			}
-			if got := im.Annotations[LabelBaseDigest]; got != res.BaseDigest.String() {
+			if got := im.Annotations[specs.AnnotationBaseImageDigest]; got != res.BaseDigest.String() {
 				t.Errorf("index base digest annotation = %q, want the base index's %s", got, res.BaseDigest)
 			}
 			for i, p := range []v1.Platform{linuxAMD64, linuxARM64} {
@@ -105,15 +105,15 @@ func checkInherited(t *testing.T, img v1.Image, baseName, baseDigest, source str
 		t.Errorf("env (-want +got):\n%s", diff)
 	}
 	want := map[string]string{
-		LabelTitle: "hello", LabelVersion: "v1.0.0", LabelBaseName: baseName, LabelBaseDigest: baseDigest,
+		specs.AnnotationTitle: "hello", specs.AnnotationVersion: "v1.0.0", specs.AnnotationBaseImageName: baseName, specs.AnnotationBaseImageDigest: baseDigest,
 		"com.example.keep": "yes",
 	}
 	if source != "" {
-		want[LabelSource] = source
+		want[specs.AnnotationSource] = source
 	}
 	labels := map[string]string{}
 	for k, v := range c.Labels {
-		if k != LabelCreated && k != LabelRevision {
+		if k != specs.AnnotationCreated && k != specs.AnnotationRevision {
 			labels[k] = v
 		}
 	}
@@ -129,7 +129,7 @@ func checkInherited(t *testing.T, img v1.Image, baseName, baseDigest, source str
 			t.Errorf("manifest annotation %s=%s comes from the base", k, v)
 		}
 	}
-	if got := m.Annotations[LabelSource]; got != source {
+	if got := m.Annotations[specs.AnnotationSource]; got != source {
 		t.Errorf("manifest source annotation = %q, want %q", got, source)
 	}
 }
@@ -176,7 +176,7 @@ func TestRegistryBaseRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := onBase(t, pkg, host+"/"+tc.base)
 			o.Platform = tc.platform
-			_, err := Image(context.Background(), o, t.TempDir(), io.Discard)
+			_, err := o.image(t)
 			if err == nil {
 				t.Fatalf("Image worked, want an error mentioning %q", tc.want)
 			}

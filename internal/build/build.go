@@ -1,30 +1,59 @@
-// Package build turns a Go main package into a container image: it reads the
-// checkout and .ko.yaml, resolves the base, compiles a static binary per
-// platform in parallel, lays each on the base, and joins several platforms
-// in an OCI image index.
+// Package build turns a Go main package into a container image: it reads
+// .ko.yaml, resolves the base, compiles a static binary per platform in
+// parallel, lays each on the base, joins several platforms in an OCI image
+// index, and makes the image's SBOMs and provenance. It writes nothing:
+// delivering the result is the push package's work.
 package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/buildercli/builder/internal/bases"
-	"github.com/buildercli/builder/internal/push"
-	"github.com/buildercli/builder/internal/vcs"
+	"github.com/buildercli/builder/internal/attest"
+	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/imagespec"
+	"github.com/buildercli/builder/internal/platform"
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/source"
+	"github.com/buildercli/builder/internal/trace"
 )
+
+// Env is the environment a build runs in, as opposed to what the user asked
+// for (Request).
+type Env struct {
+	// HostArch is the architecture of the machine running the build.
+	HostArch string
+	// Environ is the environment the compiler starts from.
+	Environ []string
+	// SourceDateEpoch, when set, is the image's creation time in Unix
+	// seconds, instead of the commit's.
+	SourceDateEpoch string
+	// KoConfig is the path of .ko.yaml; the module root's when empty.
+	KoConfig string
+	// Cache keeps compiled binaries, compressed layers and pulled bases
+	// between builds; its Scratch is where they go without a cache, and
+	// must outlive the result's use.
+	Cache cache.Cache
+	// Registry reaches a registry base.
+	Registry registry.Client
+	// BuilderVersion is builder's own version, for the records.
+	BuilderVersion string
+	// Trace, when set, times the phases of the build.
+	Trace *trace.Stopwatch
+	// Log gets notes and progress.
+	Log io.Writer
+}
 
 // Result is a built image, or index of images, and how it is named.
 type Result struct {
 	// Artifact is Image for one platform, else Index.
-	Artifact push.Artifact
+	Artifact registry.Artifact
 	Image    v1.Image
 	Index    v1.ImageIndex
 	// Images holds each platform's image, in platform order.
@@ -32,19 +61,15 @@ type Result struct {
 	Digest  v1.Hash
 	Ref     name.Tag
 	Version string
-	// Base names the base as labels do.
-	Base string
-	// Git is the state of the checkout built.
-	Git vcs.Info
-	// Build holds the go build settings used, for provenance.
-	Build Settings
-	// App is the package's import path; Created the image's time.
-	App     string
+	// Created is the image's time: the commit's, never the clock's.
 	Created time.Time
-	// BaseDigest is what the base resolved to; empty for the built-in base.
+	// Base names the base as labels do; BaseDigest is what it resolved to,
+	// empty for the built-in base.
+	Base       string
 	BaseDigest v1.Hash
-	// BuilderVersion is builder's own version, for the records.
-	BuilderVersion string
+	// Records are the SBOM of each image and the provenance of Artifact,
+	// as the request asked for them.
+	Records attest.Records
 }
 
 // PlatformImage is the image built for one platform.
@@ -53,113 +78,88 @@ type PlatformImage struct {
 	Image      v1.Image
 	Digest     v1.Hash
 	BaseDigest v1.Hash
-	// Binary is the compiled binary; it lives as long as the build's work
-	// directory or cache.
+	// Binary is the compiled binary; it lives as long as the build's
+	// scratch directory or cache.
 	Binary string
 }
 
-// Settings are the go build settings of an image, as provenance records them.
-type Settings struct {
-	Package string   `json:"package"`
-	Flags   []string `json:"flags"`
-	Ldflags string   `json:"ldflags"`
-	Env     []string `json:"env"`
+// Plan settles everything a build of src decides before it compiles: the
+// settings, the version, the base and the platforms. Bad input fails here,
+// before anything is compiled.
+func Plan(ctx context.Context, src source.Package, req Request, env Env) (*Planned, error) {
+	if env.Log == nil {
+		env.Log = io.Discard
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	pl, err := newPlan(ctx, src, req, env)
+	if err != nil {
+		return nil, err
+	}
+	env.Trace.Mark("plan")
+	return pl, nil
 }
 
-// Run builds the image and writes it to the tarball and OCI layout the
-// options name. Notes go to log.
-func Run(ctx context.Context, o Options, log io.Writer) (Result, error) {
-	if o.Tarball == "" && o.OCILayout == "" {
-		return Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR (or use builder publish)")
-	}
-	work, err := os.MkdirTemp("", "builder-")
-	if err != nil {
-		return Result{}, fmt.Errorf("making a build directory: %w", err)
-	}
-	defer os.RemoveAll(work)
-	res, err := Image(ctx, o, work, log)
-	if err != nil {
-		return Result{}, err
-	}
-	return res, Write(res, o, log)
-}
+// Platforms are the platforms the plan builds, sorted.
+func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
-// Write writes a built image to the tarball and OCI layout o names, if any.
-func Write(res Result, o Options, log io.Writer) error {
-	if o.Tarball != "" {
-		if res.Image == nil {
-			return errTarballIndex
-		}
-		if err := push.Tarball(res.Image, []name.Tag{res.Ref}, o.Tarball); err != nil {
-			return err
-		}
-		fmt.Fprintf(log, "wrote %s (%s)\n", o.Tarball, res.Ref)
-	}
-	if o.OCILayout != "" {
-		if err := push.Layout(res.Artifact, res.Ref, o.OCILayout); err != nil {
-			return err
-		}
-		fmt.Fprintf(log, "wrote %s (%s)\n", o.OCILayout, res.Ref.TagStr())
-	}
-	return writeRecords(res, o, log)
-}
-
-var errTarballIndex = errors.New("--tarball holds one platform's image: give one --platform, or use --oci-layout DIR for several")
-
-// Image builds what the options describe, without writing it anywhere.
-// Binaries are compiled into work (or the cache), which must outlive the
-// result's use.
-func Image(ctx context.Context, o Options, work string, log io.Writer) (Result, error) {
-	pl, err := newPlan(ctx, o, work, log)
-	if err != nil {
-		return Result{}, err
-	}
-	o.Trace.Mark("plan")
-	fmt.Fprintf(log, "building %s %s for %s on %s\n", pl.src.pkg, pl.meta.version, bases.List(pl.platforms), pl.base.Name)
+// Build compiles and assembles what the plan describes.
+func (pl *Planned) Build(ctx context.Context) (Result, error) {
+	fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.Path, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
 	images := make([]PlatformImage, len(pl.platforms))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pl.platforms {
 		g.Go(func() (err error) {
-			images[i], err = pl.buildPlatform(gctx, p, work)
+			images[i], err = pl.buildPlatform(gctx, p)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
-	o.Trace.Mark("layers")
-	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Base: pl.base.Name, Git: pl.meta.git,
-		Build: pl.settings, App: pl.src.importPath, Created: pl.meta.created, BaseDigest: pl.base.Digest,
-		BuilderVersion: o.BuilderVersion}
+	pl.env.Trace.Mark("layers")
+	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Created: pl.meta.created,
+		Base: pl.base.Name, BaseDigest: pl.base.Digest}
 	if len(images) == 1 {
 		res.Image, res.Artifact, res.Digest = images[0].Image, images[0].Image, images[0].Digest
-		return res, nil
+	} else {
+		var err error
+		if res.Index, err = pl.index(images); err != nil {
+			return Result{}, err
+		}
+		res.Artifact = res.Index
+		if res.Digest, err = res.Index.Digest(); err != nil {
+			return Result{}, fmt.Errorf("computing the index digest: %w", err)
+		}
+		pl.env.Trace.Mark("index")
 	}
-	res.Index, err = pl.index(images)
-	if err != nil {
+	var err error
+	if res.Records, err = pl.records(res); err != nil {
 		return Result{}, err
 	}
-	res.Artifact = res.Index
-	if res.Digest, err = res.Index.Digest(); err != nil {
-		return Result{}, fmt.Errorf("computing the index digest: %w", err)
-	}
-	o.Trace.Mark("index")
 	return res, nil
 }
 
-// ReadGit returns o.Git, or reads the state of the checkout that holds the
-// package. A machine without git gives an empty Info.
-func ReadGit(ctx context.Context, o Options) (vcs.Info, error) {
-	if o.Git != nil {
-		return *o.Git, nil
+// Image plans and builds src: Plan, then Build.
+func Image(ctx context.Context, src source.Package, req Request, env Env) (Result, error) {
+	pl, err := Plan(ctx, src, req, env)
+	if err != nil {
+		return Result{}, err
 	}
-	pkg := o.Path
-	if pkg == "" {
-		pkg = DefaultPath
+	return pl.Build(ctx)
+}
+
+// index joins the platforms' images in an OCI image index, in platform
+// order.
+func (pl *Planned) index(images []PlatformImage) (v1.ImageIndex, error) {
+	ps := make([]imagespec.Platformed, len(images))
+	for i, im := range images {
+		ps[i] = imagespec.Platformed{Platform: im.Platform, Image: im.Image}
 	}
-	git, err := vcs.Read(ctx, pkg)
-	if err != nil && !errors.Is(err, vcs.ErrNoGit) {
-		return vcs.Info{}, fmt.Errorf("reading the git state of %s: %w", pkg, err)
+	baseDigest := ""
+	if pl.base.Digest.Hex != "" {
+		baseDigest = pl.base.Digest.String()
 	}
-	return git, nil
+	return imagespec.Index(ps, pl.facts(""), pl.labels, baseDigest)
 }

@@ -1,38 +1,55 @@
 package build
 
 import (
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
+	"github.com/buildercli/builder/internal/source"
+	"github.com/buildercli/builder/internal/vcs"
 )
 
-func options(pkg string) Options {
-	return Options{
-		Path:      pkg,
-		HostArch:  runtime.GOARCH,
-		Environ:   os.Environ(),
-		OCILayout: filepath.Join(filepath.Dir(pkg), "out"),
-	}
+// testOptions are one build's request and environment, and the package
+// built.
+type testOptions struct {
+	Request
+	env  Env
+	Path string
+	// Git, when set, is the checkout's state, instead of what git says.
+	Git *vcs.Info
 }
 
-func buildImage(t *testing.T, o Options) (Result, string) {
+func options(pkg string) testOptions {
+	return testOptions{Path: pkg, env: Env{HostArch: runtime.GOARCH, Environ: os.Environ()}}
+}
+
+// image builds what o describes.
+func (o testOptions) image(t *testing.T) (Result, error) {
 	t.Helper()
-	work := t.TempDir()
-	res, err := Image(context.Background(), o, work, io.Discard)
+	src, err := source.Read(context.Background(), o.Path)
+	if err != nil {
+		t.Fatalf("source.Read(%s): %v", o.Path, err)
+	}
+	if o.Git != nil {
+		src.Git = *o.Git
+	}
+	env := o.env
+	env.Cache.Scratch = t.TempDir()
+	return Image(context.Background(), src, o.Request, env)
+}
+
+func buildImage(t *testing.T, o testOptions) (Result, string) {
+	t.Helper()
+	res, err := o.image(t)
 	if err != nil {
 		t.Fatalf("Image: %v", err)
 	}
@@ -51,7 +68,7 @@ func runBinary(t *testing.T, p string) string {
 func TestImageInjectsVersionAndLabels(t *testing.T) {
 	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1.2.3"
-	o.SourceDateEpoch = "1700000000"
+	o.env.SourceDateEpoch = "1700000000"
 	o.Labels = []string{"org.opencontainers.image.licenses=MIT"}
 	res, bin := buildImage(t, o)
 	if got := runBinary(t, bin); got != "v1.2.3" {
@@ -66,14 +83,14 @@ func TestImageInjectsVersionAndLabels(t *testing.T) {
 		t.Errorf("created = %v, want %v", cf.Created.Time, want)
 	}
 	for k, v := range map[string]string{
-		LabelVersion: "v1.2.3", LabelTitle: "hello", LabelCreated: "2023-11-14T22:13:20Z",
-		LabelBaseName: "builtin:static", "org.opencontainers.image.licenses": "MIT",
+		specs.AnnotationVersion: "v1.2.3", specs.AnnotationTitle: "hello", specs.AnnotationCreated: "2023-11-14T22:13:20Z",
+		specs.AnnotationBaseImageName: "builtin:static", "org.opencontainers.image.licenses": "MIT",
 	} {
 		if got := cf.Config.Labels[k]; got != v {
 			t.Errorf("label %s = %q, want %q", k, got, v)
 		}
 	}
-	if _, ok := cf.Config.Labels[LabelRevision]; ok {
+	if _, ok := cf.Config.Labels[specs.AnnotationRevision]; ok {
 		t.Errorf("revision label set outside a git checkout")
 	}
 	if diff := cmp.Diff("hello:v1.2.3", res.Ref.String()); diff != "" {
@@ -106,64 +123,9 @@ func TestImageHonoursKoConfig(t *testing.T) {
 `
 	o := options(moduletest.Hello(t, map[string]string{".ko.yaml": ko}))
 	o.Tag = "v2"
-	o.Environ = append(os.Environ(), "HELLO_SUFFIX=x")
+	o.env.Environ = append(os.Environ(), "HELLO_SUFFIX=x")
 	_, bin := buildImage(t, o)
 	if got := runBinary(t, bin); got != "ko-v2-x" {
 		t.Errorf("binary prints %q, want ko-v2-x from .ko.yaml's ldflags", got)
-	}
-}
-
-func TestRunWritesNothingOnCompileError(t *testing.T) {
-	pkg := moduletest.Hello(t, map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"})
-	o := options(pkg)
-	o.Tarball = filepath.Join(filepath.Dir(pkg), "app.tar")
-	_, err := Run(context.Background(), o, io.Discard)
-	var ce *gobuild.CompileError
-	if !errors.As(err, &ce) {
-		t.Fatalf("Run: got %v, want a *gobuild.CompileError", err)
-	}
-	if !strings.Contains(ce.Output, "undefined") {
-		t.Errorf("compiler output %q does not name the error", ce.Output)
-	}
-	for _, p := range []string{o.Tarball, o.OCILayout} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s exists after a failed build (stat: %v)", p, err)
-		}
-	}
-}
-
-func TestRunWritesTarballAndLayout(t *testing.T) {
-	pkg := moduletest.Hello(t, nil)
-	o := options(pkg)
-	o.Tag = "v3"
-	o.Repo = "registry.example.com/team/hello"
-	o.Tarball = filepath.Join(filepath.Dir(pkg), "app.tar")
-	res, err := Run(context.Background(), o, io.Discard)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	tag, err := name.NewTag("registry.example.com/team/hello:v3")
-	if err != nil {
-		t.Fatalf("NewTag: %v", err)
-	}
-	img, err := tarball.ImageFromPath(o.Tarball, &tag)
-	if err != nil {
-		t.Fatalf("reading the tarball: %v", err)
-	}
-	// A docker-archive keeps the config and layers, not the manifest, so
-	// the image is compared by its config digest (docker's image ID).
-	got, err := img.ConfigName()
-	if err != nil {
-		t.Fatalf("ConfigName: %v", err)
-	}
-	want, err := res.Image.ConfigName()
-	if err != nil {
-		t.Fatalf("ConfigName: %v", err)
-	}
-	if got != want {
-		t.Errorf("tarball holds config %s, the built image has %s", got, want)
-	}
-	if _, err := os.Stat(filepath.Join(o.OCILayout, "index.json")); err != nil {
-		t.Errorf("no OCI layout written: %v", err)
 	}
 }

@@ -2,30 +2,14 @@ package build
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
+	"github.com/buildercli/builder/internal/imagespec"
 	"github.com/buildercli/builder/internal/koconfig"
 	"github.com/buildercli/builder/internal/layers"
 	"github.com/buildercli/builder/internal/vcs"
 )
-
-// OCI label keys builder writes.
-const (
-	LabelTitle      = "org.opencontainers.image.title"
-	LabelVersion    = "org.opencontainers.image.version"
-	LabelRevision   = "org.opencontainers.image.revision"
-	LabelCreated    = "org.opencontainers.image.created"
-	LabelSource     = "org.opencontainers.image.source"
-	LabelBaseName   = "org.opencontainers.image.base.name"
-	LabelBaseDigest = "org.opencontainers.image.base.digest"
-)
-
-// derivedLabels come from the build itself; --label may not override them,
-// or the image would lie about what it is.
-var derivedLabels = map[string]bool{LabelVersion: true, LabelRevision: true,
-	LabelCreated: true, LabelBaseName: true, LabelBaseDigest: true}
 
 // defaultLdflags are used when .ko.yaml has no build for the package: strip
 // symbols and inject the version variables of package main.
@@ -46,7 +30,7 @@ type meta struct {
 
 // readMeta settles the version, tag and creation time. The clock is never
 // read: the time is SOURCE_DATE_EPOCH, else the commit's, else the epoch.
-func readMeta(o *Options, git vcs.Info, log io.Writer) (meta, error) {
+func readMeta(o Request, env Env, git vcs.Info) (meta, error) {
 	m := meta{git: git, version: o.Tag, created: layers.Epoch}
 	switch {
 	case m.version != "":
@@ -60,16 +44,16 @@ func readMeta(o *Options, git vcs.Info, log io.Writer) (meta, error) {
 		m.tag = sanitizeTag(m.version)
 	}
 	switch {
-	case o.SourceDateEpoch != "":
-		secs, err := strconv.ParseInt(o.SourceDateEpoch, 10, 64)
+	case env.SourceDateEpoch != "":
+		secs, err := strconv.ParseInt(env.SourceDateEpoch, 10, 64)
 		if err != nil || secs < 0 {
-			return meta{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a count of seconds since 1970", o.SourceDateEpoch)
+			return meta{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a count of seconds since 1970", env.SourceDateEpoch)
 		}
 		m.created = time.Unix(secs, 0).UTC()
 	case git.Repo:
 		m.created = git.Time
 	default:
-		fmt.Fprintln(log, "note: not a git checkout and no SOURCE_DATE_EPOCH: the image is dated 1970-01-01")
+		fmt.Fprintln(env.Log, "note: not a git checkout and no SOURCE_DATE_EPOCH: the image is dated 1970-01-01")
 	}
 	return m, nil
 }
@@ -98,23 +82,10 @@ func (m meta) templateData(env []string) koconfig.Data {
 	}
 }
 
-// labels returns the image labels: builder's own, then the user's.
-func (m meta) labels(title, baseName, baseDigest string, extra []string) map[string]string {
-	l := map[string]string{
-		LabelTitle:      title,
-		LabelVersion:    m.version,
-		LabelCreated:    m.created.Format(time.RFC3339),
-		LabelBaseName:   baseName,
-		LabelBaseDigest: baseDigest,
-	}
-	if m.git.Commit != "" {
-		l[LabelRevision] = m.git.Commit
-	}
-	if m.git.Source != "" {
-		l[LabelSource] = m.git.Source
-	}
-	for k, v := range koconfig.EnvMap(extra) {
-		l[k] = v
-	}
-	return l
+// facts are what the labels say of an image built on the base image of
+// digest baseDigest.
+func (pl *Planned) facts(baseDigest string) imagespec.Facts {
+	m := pl.meta
+	return imagespec.Facts{Title: pl.src.Name, Version: m.version, Revision: m.git.Commit, Source: m.git.Source,
+		Created: m.created, BaseName: pl.base.Name, BaseDigest: baseDigest}
 }

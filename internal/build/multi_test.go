@@ -1,14 +1,13 @@
 package build
 
 import (
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"archive/tar"
 	"bytes"
-	"context"
 	"debug/elf"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
 )
 
@@ -32,9 +30,9 @@ var (
 // every index must be: an OCI index, valid, of images in OCI media types
 // throughout, one per platform in the order of want, each the result's
 // image for it.
-func buildMulti(t *testing.T, o Options, want ...v1.Platform) Result {
+func buildMulti(t *testing.T, o testOptions, want ...v1.Platform) Result {
 	t.Helper()
-	res, err := Image(context.Background(), o, t.TempDir(), io.Discard)
+	res, err := o.image(t)
 	if err != nil {
 		t.Fatalf("Image(--platform %s): %v", o.Platform, err)
 	}
@@ -173,7 +171,7 @@ func TestMultiPlatformIndex(t *testing.T) {
 	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1.0.0"
 	o.Platform = "linux/amd64,linux/arm64"
-	o.CacheDir = t.TempDir()
+	o.env.Cache.Dir = t.TempDir()
 	res := buildMulti(t, o, linuxAMD64, linuxARM64)
 	for _, p := range []v1.Platform{linuxAMD64, linuxARM64} {
 		img := childImage(t, res, p)
@@ -190,13 +188,13 @@ func TestMultiPlatformIndex(t *testing.T) {
 	if err != nil {
 		t.Fatalf("IndexManifest: %v", err)
 	}
-	want := map[string]string{LabelTitle: "hello", LabelVersion: "v1.0.0", LabelBaseName: "builtin:static"}
+	want := map[string]string{specs.AnnotationTitle: "hello", specs.AnnotationVersion: "v1.0.0", specs.AnnotationBaseImageName: "builtin:static"}
 	for k, v := range want {
 		if m.Annotations[k] != v {
 			t.Errorf("index annotation %s = %q, want %q", k, m.Annotations[k], v)
 		}
 	}
-	if d, ok := m.Annotations[LabelBaseDigest]; ok {
+	if d, ok := m.Annotations[specs.AnnotationBaseImageDigest]; ok {
 		t.Errorf("the index names base digest %s, but the built-in base has one per platform", d)
 	}
 }
@@ -209,7 +207,7 @@ func TestMultiPlatformDeterministic(t *testing.T) {
 		o := options(pkg)
 		o.Tag = "v1.0.0"
 		o.Platform = platform
-		o.CacheDir = cache
+		o.env.Cache.Dir = cache
 		return buildMulti(t, o, linuxAMD64, linuxARM64).Digest
 	}
 	first := build(t, "linux/amd64,linux/arm64", warm)
@@ -222,71 +220,6 @@ func TestMultiPlatformDeterministic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := build(t, tc.platform, tc.cache); got != first {
 				t.Errorf("--platform %s gave index %s, want %s", tc.platform, got, first)
-			}
-		})
-	}
-}
-
-func TestMultiPlatformWritesRecordsPerPlatform(t *testing.T) {
-	pkg := moduletest.Hello(t, nil)
-	dir := filepath.Dir(pkg)
-	o := options(pkg)
-	o.Tag = "v1.0.0"
-	o.Platform = "linux/arm64,linux/amd64"
-	o.SBOM = filepath.Join(dir, "sbom.spdx.json")
-	o.Provenance = filepath.Join(dir, "provenance.json")
-	if _, err := Run(context.Background(), o, io.Discard); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	for _, f := range []string{"sbom.spdx.linux-amd64.json", "sbom.spdx.linux-arm64.json", "provenance.json"} {
-		data, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil || len(data) == 0 {
-			t.Errorf("record %s: %d bytes, %v", f, len(data), err)
-		}
-	}
-	if _, err := os.Stat(o.SBOM); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s exists beside the per-platform SBOMs (stat: %v)", o.SBOM, err)
-	}
-}
-
-func TestMultiPlatformTarballRefused(t *testing.T) {
-	// A package that does not compile: a compile error means the check
-	// came too late.
-	files := map[string]string{"hello/broken.go": "package main\n\nfunc broken() { undefined() }\n"}
-	for _, tc := range []struct {
-		name, platform, koYAML string
-	}{
-		{"two platforms", "linux/amd64,linux/arm64", ""},
-		{"all", "all", ""},
-		{".ko.yaml defaultPlatforms", "", "defaultPlatforms:\n- linux/amd64\n- linux/arm64\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			more := map[string]string{}
-			for k, v := range files {
-				more[k] = v
-			}
-			if tc.koYAML != "" {
-				more[".ko.yaml"] = tc.koYAML
-			}
-			pkg := moduletest.Hello(t, more)
-			o := options(pkg)
-			o.Platform = tc.platform
-			o.Tarball = filepath.Join(filepath.Dir(pkg), "app.tar")
-			_, err := Run(context.Background(), o, io.Discard)
-			if !errors.Is(err, errTarballIndex) {
-				t.Fatalf("Run = %v, want errTarballIndex", err)
-			}
-			if !strings.Contains(err.Error(), "--oci-layout") {
-				t.Errorf("error %q does not point to --oci-layout", err)
-			}
-			var ce *gobuild.CompileError
-			if errors.As(err, &ce) {
-				t.Errorf("compiled before refusing: %v", err)
-			}
-			for _, p := range []string{o.Tarball, o.OCILayout} {
-				if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("%s exists after the refusal (stat: %v)", p, err)
-				}
 			}
 		})
 	}

@@ -1,6 +1,9 @@
-// Package cache keeps compressed image layers on disk, keyed by the digest
-// of their uncompressed content and the compression settings, so that a
-// layer whose content has not changed is never compressed or hashed twice.
+// Package cache owns builder's cache directory: where each kind of entry
+// lives (compressed layers, key records, pulled bases, compiled binaries,
+// blob locations for mounts), and the layer cache itself, which keeps
+// compressed layers keyed by the digest of their uncompressed content and the
+// compression settings, so that a layer whose content has not changed is
+// never compressed or hashed twice.
 package cache
 
 import (
@@ -18,6 +21,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 )
 
 // Compression settings. Their name is part of every key: entries written
@@ -32,11 +37,53 @@ const (
 	Settings  = "pgzip-v1.3.0-l3-b1m"
 )
 
-// Cache stores layers under Dir. A zero Dir caches nothing: layers are
-// compressed into Scratch and read from there.
+// Cache is builder's cache directory, Dir. A zero Dir caches nothing:
+// layers are then compressed into Scratch and read from there, and the
+// other directories are "".
 type Cache struct {
 	Dir     string
 	Scratch string
+}
+
+// FromEnv returns the cache directory a run uses: $BUILDER_CACHE, else
+// "builder" in the user's cache directory; "" (no cache) when there is none
+// or BUILDER_CACHE=off.
+func FromEnv(getenv func(string) string) string {
+	switch root := getenv("BUILDER_CACHE"); root {
+	case "off":
+		return ""
+	case "":
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(d, "builder")
+	default:
+		return root
+	}
+}
+
+// Enabled reports whether anything is kept between runs.
+func (c Cache) Enabled() bool { return c.Dir != "" }
+
+// Bases holds pulled registry bases, an OCI layout keyed by digest.
+func (c Cache) Bases() string { return c.sub("bases") }
+
+// Mounts holds, per registry and blob, a repository that has the blob.
+func (c Cache) Mounts() string { return c.sub("mounts") }
+
+// Binaries holds a directory per main package and platform, where the
+// binary is compiled to a stable path.
+func (c Cache) Binaries() string { return c.sub("bin") }
+
+// keys holds the key records of KeyedLayer.
+func (c Cache) keys() string { return c.sub("keys") }
+
+func (c Cache) sub(name string) string {
+	if c.Dir == "" {
+		return ""
+	}
+	return filepath.Join(c.Dir, name)
 }
 
 // Producer writes a layer's uncompressed content (a tar stream) to w. It
@@ -94,7 +141,7 @@ func (c Cache) layer(produce Producer) (*layer, error) {
 // keyPath is where the diffID of the content a key names is recorded.
 func (c Cache) keyPath(key string) string {
 	h := sha256.Sum256([]byte(Settings + "\x00" + key))
-	return filepath.Join(c.Dir, "keys", hex.EncodeToString(h[:]))
+	return filepath.Join(c.keys(), hex.EncodeToString(h[:]))
 }
 
 func (c Cache) known(key string) (v1.Hash, bool) {
@@ -112,17 +159,7 @@ func (c Cache) remember(key string, diffID v1.Hash) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
-	if err != nil {
-		return
-	}
-	_, err = tmp.WriteString(diffID.String())
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
+	_ = atomicfile.WriteFile(p, []byte(diffID.String()))
 }
 
 func (c Cache) layersDir() string {
@@ -245,3 +282,20 @@ func (c *counter) Write(b []byte) (int, error) {
 
 // Layer media type of every cached layer.
 const mediaType = types.OCILayer
+
+// BinaryDir returns the directory where the binary that key names (a
+// package and platform) is compiled, locked against concurrent builds of the
+// same until unlock is called. The path is stable, so that go build finds
+// its previous output up to date and skips the link.
+func (c Cache) BinaryDir(key string) (dir string, unlock func(), err error) {
+	h := sha256.Sum256([]byte(key))
+	dir = filepath.Join(c.Binaries(), hex.EncodeToString(h[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("making the binary cache: %w", err)
+	}
+	unlock, err = Lock(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, unlock, nil
+}

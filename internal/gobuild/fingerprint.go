@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/buildercli/builder/internal/source"
 )
 
 // maxTree bounds the bytes Fingerprint hashes; a larger tree is not
@@ -70,7 +72,7 @@ func fingerprint(opts Options) (string, error) {
 	if data, err := os.ReadFile(goEnvFile(env)); err == nil {
 		fmt.Fprintf(h, "goenv %q\n", data)
 	}
-	root, err := moduleRoot(opts.Dir)
+	root, _, err := source.FindModule(opts.Dir)
 	if err != nil {
 		return "", err
 	}
@@ -124,17 +126,6 @@ func goWork(dir string, env []string) bool {
 		}
 		if filepath.Dir(d) == d {
 			return false
-		}
-	}
-}
-
-func moduleRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errNoFingerprint
 		}
 	}
 }

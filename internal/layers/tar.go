@@ -175,3 +175,21 @@ func writeEntry(tw *tar.Writer, e entry) error {
 	}
 	return err
 }
+
+// BinaryEntry returns the entry for the file at src installed as dest,
+// root-owned and mode 0555, so that any user may run it and none may change it.
+func BinaryEntry(src, dest string) (Entry, error) {
+	if !path.IsAbs(dest) {
+		return Entry{}, fmt.Errorf("binary destination %q is not an absolute path", dest)
+	}
+	return Entry{Path: dest, Mode: 0o555, Source: src}, nil
+}
+
+// Binary returns a streamed layer holding BinaryEntry(src, dest).
+func Binary(src, dest string) (v1.Layer, error) {
+	e, err := BinaryEntry(src, dest)
+	if err != nil {
+		return nil, err
+	}
+	return NewLayer([]Entry{e})
+}

@@ -3,7 +3,9 @@ package moduletest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,4 +47,31 @@ func Hello(t testing.TB, extra map[string]string) string {
 		all[k] = v
 	}
 	return filepath.Join(Write(t, all), "hello")
+}
+
+// CommitTime is the time of every commit Commit makes.
+const CommitTime = "2024-05-01T12:00:00Z"
+
+// Commit makes root a git repository holding one commit of every file in
+// it, made by a fixed author at CommitTime with no user or system git
+// configuration, so that the same files give the same commit. It returns the
+// commit's short hash.
+func Commit(t testing.TB, root string) string {
+	t.Helper()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
+			"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com", "GIT_AUTHOR_DATE="+CommitTime,
+			"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_COMMITTER_DATE="+CommitTime)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s in %s: %v\n%s", strings.Join(args, " "), root, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "test")
+	return git("rev-parse", "--short", "HEAD")
 }

@@ -13,11 +13,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-)
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-// RefNameAnnotation names an image within an OCI layout (by its tag), as
-// skopeo's and umoci's "oci:DIR:TAG" expect.
-const RefNameAnnotation = "org.opencontainers.image.ref.name"
+	"github.com/buildercli/builder/internal/atomicfile"
+	"github.com/buildercli/builder/internal/registry"
+)
 
 // containerdNameAnnotation carries the full reference, for `ctr import`.
 const containerdNameAnnotation = "io.containerd.image.name"
@@ -26,7 +26,7 @@ const containerdNameAnnotation = "io.containerd.image.name"
 // under tag.TagStr(). An entry already under that tag is replaced, never
 // duplicated. Blobs land before index.json, and index.json is replaced
 // atomically, so a failure leaves the layout as it was.
-func Layout(a Artifact, tag name.Tag, dir string) (err error) {
+func Layout(a registry.Artifact, tag name.Tag, dir string) (err error) {
 	_, statErr := os.Stat(dir)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	p, err := openLayout(dir)
@@ -56,7 +56,7 @@ func Layout(a Artifact, tag name.Tag, dir string) (err error) {
 		return fmt.Errorf("describing the image: %w", err)
 	}
 	d := *desc
-	d.Annotations = map[string]string{RefNameAnnotation: tag.TagStr(), containerdNameAnnotation: tag.Name()}
+	d.Annotations = map[string]string{specs.AnnotationRefName: tag.TagStr(), containerdNameAnnotation: tag.Name()}
 	idx, err := p.ImageIndex()
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", dir, err)
@@ -68,7 +68,7 @@ func Layout(a Artifact, tag name.Tag, dir string) (err error) {
 	im = im.DeepCopy()
 	kept := im.Manifests[:0]
 	for _, m := range im.Manifests {
-		if m.Annotations[RefNameAnnotation] != tag.TagStr() {
+		if m.Annotations[specs.AnnotationRefName] != tag.TagStr() {
 			kept = append(kept, m)
 		}
 	}
@@ -77,7 +77,7 @@ func Layout(a Artifact, tag name.Tag, dir string) (err error) {
 	if err != nil {
 		return fmt.Errorf("encoding the index of %s: %w", dir, err)
 	}
-	return File(filepath.Join(dir, "index.json"), data)
+	return atomicfile.WriteFile(filepath.Join(dir, "index.json"), data)
 }
 
 // openLayout returns the layout at dir, creating an empty one when dir does
@@ -91,7 +91,7 @@ func openLayout(dir string) (layout.Path, error) {
 		return "", fmt.Errorf("opening %s: %w", dir, err)
 	}
 	if len(entries) > 0 {
-		return "", fmt.Errorf("%s: %w (it has files but no oci-layout); pick a new or empty directory", dir, errNotLayout)
+		return "", fmt.Errorf("%s: not an OCI image layout (it has files but no oci-layout); pick a new or empty directory", dir)
 	}
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {

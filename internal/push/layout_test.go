@@ -1,6 +1,8 @@
 package push_test
 
 import (
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,7 +51,7 @@ func readLayout(t *testing.T, dir string) []entry {
 		if err := validate.Image(img); err != nil {
 			t.Errorf("validate.Image(%s): %v", d.Digest, err)
 		}
-		out = append(out, entry{Ref: d.Annotations[push.RefNameAnnotation], Name: d.Annotations["io.containerd.image.name"], Digest: d.Digest})
+		out = append(out, entry{Ref: d.Annotations[specs.AnnotationRefName], Name: d.Annotations["io.containerd.image.name"], Digest: d.Digest})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
 	return out

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/registry"
 )
 
 // Progress reports the upload of each layer: as a live table redrawn in
 // place when Live (stderr is a terminal), else as one plain line per layer
-// when it is done. A nil *Progress reports nothing.
+// when it is done.
 type Progress struct {
 	W    io.Writer
 	Live bool
@@ -24,27 +26,27 @@ type Progress struct {
 }
 
 type row struct {
+	p      *Progress
 	digest v1.Hash
 	size   int64
 	done   atomic.Int64
 	state  string
 }
 
-func (p *Progress) add(d v1.Hash, size int64) *row {
-	r := &row{digest: d, size: size, state: "waiting"}
-	if p == nil {
-		return r
-	}
+// Layer adds a row for the layer d.
+func (p *Progress) Layer(d v1.Hash, size int64) registry.LayerProgress {
+	r := &row{p: p, digest: d, size: size, state: "waiting"}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rows = append(p.rows, r)
 	return r
 }
 
-// read counts n more bytes of r sent.
-func (p *Progress) read(r *row, n int64) {
+// Sent counts n more bytes of r sent.
+func (r *row) Sent(n int64) {
 	r.done.Add(n)
-	if p == nil || !p.Live {
+	p := r.p
+	if !p.Live {
 		return
 	}
 	p.mu.Lock()
@@ -57,11 +59,9 @@ func (p *Progress) read(r *row, n int64) {
 	}
 }
 
-// finish marks r done with a state such as "uploaded" or "exists".
-func (p *Progress) finish(r *row, state string) {
-	if p == nil {
-		return
-	}
+// Done marks r done with a state such as "uploaded" or "exists".
+func (r *row) Done(state string) {
+	p := r.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r.state = state
@@ -105,31 +105,4 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// counted wraps a layer so that the bytes read from Compressed are reported.
-type counted struct {
-	v1.Layer
-	onRead func(int64)
-}
-
-func (c counted) Compressed() (io.ReadCloser, error) {
-	rc, err := c.Layer.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	return &countingReader{ReadCloser: rc, onRead: c.onRead}, nil
-}
-
-type countingReader struct {
-	io.ReadCloser
-	onRead func(int64)
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.ReadCloser.Read(b)
-	if n > 0 {
-		c.onRead(int64(n))
-	}
-	return n, err
 }

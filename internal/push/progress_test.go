@@ -15,14 +15,14 @@ func hash(hex string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: strings
 func TestProgressPlain(t *testing.T) {
 	var buf bytes.Buffer
 	p := &Progress{W: &buf}
-	a, b := p.add(hash("a"), 3<<20), p.add(hash("b"), 512)
-	p.read(a, 1<<20)
+	a, b := p.Layer(hash("a"), 3<<20), p.Layer(hash("b"), 512)
+	a.Sent(1 << 20)
 	if buf.Len() != 0 {
 		t.Fatalf("plain progress printed %q before any layer was done", buf.String())
 	}
-	p.read(a, 2<<20)
-	p.finish(a, "uploaded")
-	p.finish(b, "exists")
+	a.Sent(2 << 20)
+	a.Done("uploaded")
+	b.Done("exists")
 	want := "layer aaaaaaaaaaaa 3.0 MiB uploaded\nlayer bbbbbbbbbbbb 512 B exists\n"
 	if buf.String() != want {
 		t.Errorf("plain progress:\n%q\nwant\n%q", buf.String(), want)
@@ -34,14 +34,14 @@ func TestProgressPlain(t *testing.T) {
 func TestProgressLive(t *testing.T) {
 	var buf bytes.Buffer
 	p := &Progress{W: &buf, Live: true}
-	a, b := p.add(hash("a"), 2<<20), p.add(hash("b"), 1<<20)
-	p.read(a, 1<<20)
+	a, b := p.Layer(hash("a"), 2<<20), p.Layer(hash("b"), 1<<20)
+	a.Sent(1 << 20)
 	if !strings.Contains(buf.String(), "layer aaaaaaaaaaaa 1.0 MiB/2.0 MiB") {
 		t.Errorf("live progress shows no partial count:\n%q", buf.String())
 	}
-	p.finish(b, "exists")
-	p.read(a, 1<<20)
-	p.finish(a, "uploaded")
+	b.Done("exists")
+	a.Sent(1 << 20)
+	a.Done("uploaded")
 	out := buf.String()
 	if !strings.Contains(out, "\x1b[2A") {
 		t.Errorf("live progress never moved the cursor back over its %d lines:\n%q", 2, out)
@@ -51,16 +51,5 @@ func TestProgressLive(t *testing.T) {
 		if !strings.Contains(last, want) {
 			t.Errorf("last redraw lacks %q:\n%q", want, last)
 		}
-	}
-}
-
-// TestProgressNil: a nil Progress reports nothing and does not panic.
-func TestProgressNil(t *testing.T) {
-	var p *Progress
-	r := p.add(hash("c"), 10)
-	p.read(r, 10)
-	p.finish(r, "uploaded")
-	if r.done.Load() != 10 {
-		t.Errorf("a nil Progress lost the count: %d", r.done.Load())
 	}
 }

@@ -2,225 +2,92 @@ package push
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"sync/atomic"
+	"io"
+	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/buildercli/builder/internal/attest"
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/registry"
 )
 
-// Remote says how to reach a registry. Zero values are useful.
-type Remote struct {
-	// Keychain finds credentials; authn.DefaultKeychain (docker's
-	// config.json and credential helpers) when nil.
-	Keychain authn.Keychain
-	// Transport carries the traffic; NewTransport(nil, nil) when nil.
-	Transport http.RoundTripper
-	// Mounts remembers where blobs are, for cross-repository mounts.
-	Mounts Mounts
-	// Progress reports layer uploads; nil for none.
-	Progress *Progress
+// Registry is a repository the image goes to, by digest, with its records
+// attached as OCI 1.1 referrers. It writes no tag but the records' own.
+type Registry struct {
+	Session *registry.Session
+	// Stats says what Deliver sent.
+	Stats registry.Stats
 }
 
-// Options returns the ggcr options that reach registries as r says, with
-// the defaults for its zero fields.
-func (r Remote) Options() []remote.Option {
-	if r.Keychain == nil {
-		r.Keychain = authn.DefaultKeychain
-	}
-	if r.Transport == nil {
-		r.Transport = NewTransport(nil, nil)
-	}
-	return []remote.Option{
-		remote.WithAuthFromKeychain(r.Keychain),
-		remote.WithTransport(r.Transport),
-		// The transport retries statuses and connection failures itself;
-		// ggcr restarts an upload whose stream broke.
-		remote.WithRetryStatusCodes(),
-		remote.WithRetryPredicate(isDroppedConnection),
-		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
-	}
-}
-
-// Session talks to one repository, authenticating once.
-type Session struct {
-	repo   name.Repository
-	r      Remote
-	pusher *remote.Pusher
-	puller *remote.Puller
-}
-
-// Stats says what a push sent.
-type Stats struct {
-	// Layers counts the image's layers; Existing, Mounted and Uploaded
-	// how each got there.
-	Layers, Existing, Mounted, Uploaded int
-	// UploadedBytes counts the layer bytes sent.
-	UploadedBytes int64
-}
-
-// Open prepares a session with repo.
-func Open(repo name.Repository, r Remote) (*Session, error) {
-	opts := r.Options()
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("preparing to push to %s: %w", repo, err)
-	}
-	puller, err := remote.NewPuller(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("preparing to read %s: %w", repo, err)
-	}
-	return &Session{repo: repo, r: r, pusher: pusher, puller: puller}, nil
-}
-
-// Tags lists the repository's tags; one that does not exist yet has none.
-func (s *Session) Tags(ctx context.Context) ([]string, error) {
-	tags, err := s.puller.List(ctx, s.repo)
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing tags of %s: %w", s.repo, Explain(s.repo.Registry, err))
-	}
-	return tags, nil
-}
-
-// Resolve returns the digest tag points at, and false when it does not exist.
-func (s *Session) Resolve(ctx context.Context, tag string) (v1.Hash, bool, error) {
-	desc, err := s.puller.Head(ctx, s.repo.Tag(tag))
-	if isNotFound(err) {
-		return v1.Hash{}, false, nil
-	}
-	if err != nil {
-		return v1.Hash{}, false, fmt.Errorf("resolving %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
-	}
-	return desc.Digest, true, nil
-}
-
-// Push sends the layers of an image, or of an index's images (those
-// missing, mounting what Mounts knows of), then configs and manifests by
-// digest. No tag is written.
-func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
-	ls, err := layersOf(a)
-	if err != nil {
-		return Stats{}, err
-	}
-	stats := Stats{Layers: len(ls)}
-	d, err := a.Digest()
-	if err != nil {
-		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
-	}
-	// A registry holds a manifest only with every blob it names: when this
-	// one is there, so is everything else.
-	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
-		stats.Existing = len(ls)
-		for _, l := range ls {
-			ld, derr := l.Digest()
-			size, serr := l.Size()
-			if derr == nil && serr == nil {
-				s.r.Progress.finish(s.r.Progress.add(ld, size), "exists")
-			}
-		}
-		return stats, nil
-	}
-	results := make([]layerResult, len(ls))
+// Deliver implements Destination: it pushes the image and its records side
+// by side.
+func (r *Registry) Deliver(ctx context.Context, b build.Result, _ io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for i, l := range ls {
-		g.Go(func() (err error) {
-			results[i], err = s.pushLayer(gctx, l)
+	g.Go(func() (err error) { r.Stats, err = r.Session.Push(gctx, b.Artifact); return err })
+	g.Go(func() error { return attach(gctx, r.Session, b) })
+	return g.Wait()
+}
+
+// attach pushes each image's SBOM and the provenance, those the result
+// has, as OCI 1.1 referrers of what they describe.
+func attach(ctx context.Context, s *registry.Session, b build.Result) error {
+	// Records of one subject go one after the other: without a referrers
+	// API each updates the subject's fallback tag. Subjects go in parallel.
+	bySubject := map[v1.Hash][]record{}
+	var order []v1.Hash
+	add := func(a partial.Describable, r record) error {
+		d, err := partial.Descriptor(a)
+		if err != nil {
+			return fmt.Errorf("describing %s: %w", r.suffix, err)
+		}
+		r.subject = *d
+		if _, ok := bySubject[d.Digest]; !ok {
+			order = append(order, d.Digest)
+		}
+		bySubject[d.Digest] = append(bySubject[d.Digest], r)
+		return nil
+	}
+	for i, doc := range b.Records.SBOMs {
+		if err := add(b.Images[i].Image, record{mt: attest.SPDXMediaType, data: doc, suffix: ".sbom"}); err != nil {
 			return err
+		}
+	}
+	if b.Records.Provenance != nil {
+		if err := add(b.Artifact, record{mt: attest.InTotoMediaType, data: b.Records.Provenance, suffix: ".att"}); err != nil {
+			return err
+		}
+	}
+	created := b.Created.UTC().Format(time.RFC3339)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, d := range order {
+		g.Go(func() error {
+			for _, r := range bySubject[d] {
+				if err := attachOne(ctx, s, r, created); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return Stats{}, err
-	}
-	for _, r := range results {
-		stats.UploadedBytes += r.bytes
-		switch r.how {
-		case "exists":
-			stats.Existing++
-		case "mounted":
-			stats.Mounted++
-		default:
-			stats.Uploaded++
-		}
-	}
-	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), a); err != nil {
-		return Stats{}, fmt.Errorf("pushing %s@%s: %w", s.repo, d, Explain(s.repo.Registry, err))
-	}
-	return stats, nil
+	return g.Wait()
 }
 
-// Tag points tag at a, whose blobs and manifests are already pushed.
-func (s *Session) Tag(ctx context.Context, a Artifact, tag string) error {
-	if err := s.pusher.Put(ctx, s.repo.Tag(tag), a); err != nil {
-		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
-	}
-	return nil
+// record is one supply-chain record to attach to its subject.
+type record struct {
+	subject v1.Descriptor
+	mt      string
+	data    []byte
+	suffix  string
 }
 
-type layerResult struct {
-	how   string
-	bytes int64
-}
-
-func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error) {
-	d, err := l.Digest()
+func attachOne(ctx context.Context, s *registry.Session, r record, created string) error {
+	ref, err := registry.NewReferrer(r.subject, r.mt, r.data, created)
 	if err != nil {
-		return layerResult{}, fmt.Errorf("computing a layer digest: %w", err)
+		return err
 	}
-	size, err := l.Size()
-	if err != nil {
-		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
-	}
-	row := s.r.Progress.add(d, size)
-	src, canMount := s.r.Mounts.Lookup(s.repo, d)
-	if canMount && s.exists(ctx, d) {
-		canMount = false
-	}
-	var sent atomic.Int64
-	var up v1.Layer = counted{Layer: l, onRead: func(n int64) { sent.Add(n); s.r.Progress.read(row, n) }}
-	if canMount {
-		up = &remote.MountableLayer{Layer: up, Reference: src.Digest(d.String())}
-	}
-	if err := s.pusher.Upload(ctx, s.repo, up); err != nil {
-		return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
-	}
-	if err := s.r.Mounts.Record(s.repo, d); err != nil {
-		return layerResult{}, err
-	}
-	res := layerResult{how: "uploaded", bytes: sent.Load()}
-	switch {
-	case res.bytes > 0:
-		s.r.Progress.finish(row, "uploaded")
-	case canMount:
-		res.how = "mounted"
-		s.r.Progress.finish(row, "mounted from "+src.RepositoryStr())
-	default:
-		res.how = "exists"
-		s.r.Progress.finish(row, "exists")
-	}
-	return res, nil
-}
-
-// exists reports whether the repository already has blob d.
-func (s *Session) exists(ctx context.Context, d v1.Hash) bool {
-	l, err := s.puller.Layer(ctx, s.repo.Digest(d.String()))
-	if err != nil {
-		return false
-	}
-	_, err = l.Size()
-	return err == nil
-}
-
-func isNotFound(err error) bool {
-	var te *transport.Error
-	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+	return s.Attach(ctx, ref, r.subject.Digest.Algorithm+"-"+r.subject.Digest.Hex+r.suffix)
 }

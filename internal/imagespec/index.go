@@ -1,0 +1,46 @@
+package imagespec
+
+import (
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Platformed is one platform's image of an index.
+type Platformed struct {
+	Platform v1.Platform
+	Image    v1.Image
+}
+
+// Index joins images, given in platform order, in an OCI image index
+// annotated with the labels of its images (f, extra) but for the base
+// digest, which differs by platform: the index names baseDigest, the base
+// index's, when there is one.
+func Index(images []Platformed, f Facts, extra map[string]string, baseDigest string) (v1.ImageIndex, error) {
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	adds := make([]mutate.IndexAddendum, len(images))
+	for i, im := range images {
+		p := im.Platform
+		adds[i] = mutate.IndexAddendum{Add: im.Image, Descriptor: v1.Descriptor{Platform: &p}}
+	}
+	idx = mutate.AppendManifests(idx, adds...)
+	f.BaseDigest = ""
+	ann := map[string]string{}
+	for k, v := range Labels(f, extra) {
+		if k != specs.AnnotationBaseImageDigest && v != "" {
+			ann[k] = v
+		}
+	}
+	if baseDigest != "" {
+		ann[specs.AnnotationBaseImageDigest] = baseDigest
+	}
+	idx, ok := mutate.Annotations(idx, ann).(v1.ImageIndex)
+	if !ok {
+		return nil, fmt.Errorf("annotating the index: unexpected type")
+	}
+	return idx, nil
+}

@@ -1,0 +1,113 @@
+// Package pipeline runs builder's commands from start to end, one stage
+// after the other: the source is read, the image built, delivered to its
+// destinations and, for a release, tagged.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/source"
+)
+
+// None turns off a record: --sbom none, --provenance none.
+const None = "none"
+
+// Options are what the user asked a build for.
+type Options struct {
+	// Path is the main package's directory; source.DefaultPath when empty.
+	Path string
+	// Build describes the image.
+	Build build.Request
+	// Tarball and OCILayout are where the image is written; "" for not.
+	Tarball, OCILayout string
+	// SBOM and Provenance are files to write the records to; "" or None
+	// for none. (Publish also attaches them to the image unless None.)
+	SBOM, Provenance string
+}
+
+// validate checks what needs no file or command, so that bad input fails
+// before anything is read, compiled or written.
+func (o Options) validate() error {
+	if o.Tarball != "" && (strings.Contains(o.Build.Platform, ",") || o.Build.Platform == "all") {
+		return push.ErrTarballIndex
+	}
+	return o.Build.Validate()
+}
+
+// destinations are the local outputs o names, in the order written.
+func (o Options) destinations() push.Multi {
+	var m push.Multi
+	if o.Tarball != "" {
+		m = append(m, push.TarballFile(o.Tarball))
+	}
+	if o.OCILayout != "" {
+		m = append(m, push.LayoutDir(o.OCILayout))
+	}
+	files := push.RecordFiles{SBOM: file(o.SBOM), Provenance: file(o.Provenance)}
+	if files != (push.RecordFiles{}) {
+		m = append(m, files)
+	}
+	return m
+}
+
+func file(p string) string {
+	if p == None {
+		return ""
+	}
+	return p
+}
+
+// Build builds the image and writes it to the tarball, OCI layout and
+// record files o names; at least one of the first two.
+func Build(ctx context.Context, o Options, env build.Env) (build.Result, error) {
+	if o.Tarball == "" && o.OCILayout == "" {
+		return build.Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR (or use builder publish)")
+	}
+	if err := o.validate(); err != nil {
+		return build.Result{}, err
+	}
+	o.Build.SBOM, o.Build.Provenance = file(o.SBOM) != "", file(o.Provenance) != ""
+	src, err := source.Read(ctx, o.Path)
+	if err != nil {
+		return build.Result{}, err
+	}
+	env, done, err := withScratch(env)
+	if err != nil {
+		return build.Result{}, err
+	}
+	defer done()
+	res, err := buildImage(ctx, src, o, env)
+	if err != nil {
+		return build.Result{}, err
+	}
+	return res, o.destinations().Deliver(ctx, res, env.Log)
+}
+
+// withScratch gives env a scratch directory for what a build makes without
+// a cache; done removes it, once the result is no longer used.
+func withScratch(env build.Env) (build.Env, func(), error) {
+	work, err := os.MkdirTemp("", "builder-")
+	if err != nil {
+		return env, nil, fmt.Errorf("making a build directory: %w", err)
+	}
+	env.Cache.Scratch = work
+	return env, func() { _ = os.RemoveAll(work) }, nil
+}
+
+// buildImage plans the build, checks that the destinations can take what
+// it makes, and builds.
+func buildImage(ctx context.Context, src source.Package, o Options, env build.Env) (build.Result, error) {
+	pl, err := build.Plan(ctx, src, o.Build, env)
+	if err != nil {
+		return build.Result{}, err
+	}
+	if len(pl.Platforms()) > 1 && o.Tarball != "" {
+		return build.Result{}, push.ErrTarballIndex
+	}
+	return pl.Build(ctx)
+}

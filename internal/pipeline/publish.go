@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/release"
+	"github.com/buildercli/builder/internal/source"
+)
+
+// PublishOptions are what the user asked a publish for.
+type PublishOptions struct {
+	// Options describe the image, and the local files also written;
+	// Build.Tag is the SemVer version to publish.
+	Options
+	// Repo is the repository to publish to, e.g. ghcr.io/acme/app.
+	Repo string
+	// ExtraTags are published as given, besides the version's tags.
+	ExtraTags []string
+	// AllowDirty publishes from a tree with uncommitted changes; the
+	// git-<commit> tag is then not written, as it would name other content.
+	AllowDirty bool
+}
+
+// ErrDirty is returned for a tree with uncommitted changes without AllowDirty.
+var ErrDirty = errors.New("the working tree has uncommitted changes")
+
+// Result says what a publish did.
+type Result struct {
+	Repository string         `json:"repository"`
+	Digest     v1.Hash        `json:"digest"`
+	Version    string         `json:"version"`
+	Moved      []string       `json:"tags_moved"`
+	Left       []release.Left `json:"tags_left"`
+	Sizes      Sizes          `json:"sizes"`
+	Platforms  []string       `json:"platforms"`
+	Push       registry.Stats `json:"-"`
+	Ref        name.Digest    `json:"-"`
+}
+
+// Publish validates everything it can before building, checks the
+// checkout and the registry, builds, pushes the image and its records, and
+// only then writes the release's tags. env.Registry reaches the registry.
+func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, error) {
+	env.Trace.Mark("start")
+	rel, repo, err := o.check(env.Registry)
+	if err != nil {
+		return Result{}, err
+	}
+	src, err := source.Read(ctx, o.Path)
+	if err != nil {
+		return Result{}, err
+	}
+	env.Trace.Mark("git")
+	if src.Git.Dirty && !o.AllowDirty {
+		return Result{}, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
+	}
+	session, err := env.Registry.Open(repo)
+	if err != nil {
+		return Result{}, err
+	}
+	existing, err := session.Tags(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	env.Trace.Mark("list tags")
+	commit := ""
+	if !src.Git.Dirty {
+		commit = src.Git.ShortCommit
+	}
+	plan := release.NewPlan(rel, commit, o.ExtraTags, existing)
+	current := plan.Lookup(ctx, session, existing) // while the image builds
+
+	o.Build.Repo = o.Repo
+	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
+	env, done, err := withScratch(env)
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
+	built, err := buildImage(ctx, src, o.Options, env)
+	if err != nil {
+		return Result{}, err
+	}
+	cur, err := current()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := plan.CheckImmutable(cur, built.Digest); err != nil {
+		return Result{}, err
+	}
+	env.Trace.Mark("resolve tags")
+	to := &push.Registry{Session: session}
+	if err := append(o.destinations(), to).Deliver(ctx, built, env.Log); err != nil {
+		return Result{}, err
+	}
+	env.Trace.Mark("push image and records")
+	res, err := describe(built, repo, to.Stats)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Moved, res.Left = plan.Moved, plan.Left
+	if err := plan.Write(ctx, session, built.Artifact, cur); err != nil {
+		return Result{}, err
+	}
+	env.Trace.Mark("tags")
+	return res, nil
+}
+
+// check validates the options, the version, the extra tags and the
+// repository.
+func (o PublishOptions) check(c registry.Client) (release.Release, name.Repository, error) {
+	if o.Build.Tag == "" {
+		return release.Release{}, name.Repository{}, fmt.Errorf("no version to publish: pass --tag vMAJOR.MINOR.PATCH, e.g. --tag v1.2.0")
+	}
+	rel, err := release.Parse(o.Build.Tag)
+	if err != nil {
+		return release.Release{}, name.Repository{}, err
+	}
+	for _, t := range o.ExtraTags {
+		if err := registry.ValidateTag(t); err != nil {
+			return release.Release{}, name.Repository{}, fmt.Errorf("--extra-tag: %w", err)
+		}
+	}
+	if o.Repo == "" {
+		return release.Release{}, name.Repository{}, fmt.Errorf("no repository to publish to: pass --repo REGISTRY/NAME or set BUILDER_REPO (or KO_DOCKER_REPO)")
+	}
+	repo, err := c.Repository(o.Repo)
+	if err != nil {
+		return release.Release{}, name.Repository{}, err
+	}
+	return rel, repo, o.validate()
+}

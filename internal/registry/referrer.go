@@ -1,0 +1,118 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// emptyJSON is the OCI empty descriptor's content, the config of an
+// artifact that has none.
+var emptyJSON = []byte("{}")
+
+// Referrer is an OCI 1.1 artifact manifest holding one blob (an SBOM, a
+// provenance statement) that refers to a subject image or index.
+type Referrer struct {
+	// Subject is what the artifact is about.
+	Subject v1.Descriptor
+	// Blob is the artifact's content; its media type is the artifact type.
+	Blob v1.Layer
+	raw  []byte
+}
+
+type artifactManifest struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     types.MediaType   `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        v1.Descriptor     `json:"config"`
+	Layers        []v1.Descriptor   `json:"layers"`
+	Subject       *v1.Descriptor    `json:"subject"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+// NewReferrer packs data, of media type mt, as an artifact about subject.
+// created (the commit's time, RFC 3339) is recorded as the OCI annotation.
+func NewReferrer(subject v1.Descriptor, mt string, data []byte, created string) (*Referrer, error) {
+	blob := static.NewLayer(data, types.MediaType(mt))
+	d, err := blob.Digest()
+	if err != nil {
+		return nil, err
+	}
+	cd, err := static.NewLayer(emptyJSON, types.OCIEmptyJSON).Digest()
+	if err != nil {
+		return nil, err
+	}
+	subj := v1.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	m := artifactManifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  mt,
+		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: cd, Size: int64(len(emptyJSON)), Data: emptyJSON},
+		Layers:        []v1.Descriptor{{MediaType: types.MediaType(mt), Digest: d, Size: int64(len(data))}},
+		Subject:       &subj,
+		Annotations:   map[string]string{"org.opencontainers.image.created": created},
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the %s artifact manifest: %w", mt, err)
+	}
+	return &Referrer{Subject: subject, Blob: blob, raw: raw}, nil
+}
+
+// RawManifest returns the artifact's manifest.
+func (r *Referrer) RawManifest() ([]byte, error) { return r.raw, nil }
+
+// MediaType is the OCI image manifest's.
+func (r *Referrer) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// Digest of the artifact's manifest.
+func (r *Referrer) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(r.raw))
+	return h, err
+}
+
+// Attach pushes the referrer's blobs and manifest (by digest). A registry
+// with the referrers API lists it; for one without, ggcr updates the
+// "sha256-<subject hex>" fallback tag. With tag set, the manifest is tagged
+// too (cosign's "sha256-<hex>.sbom" convention).
+func (s *Session) Attach(ctx context.Context, r *Referrer, tag string) error {
+	d, err := r.Digest()
+	if err != nil {
+		return err
+	}
+	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
+		// Attached before (records are deterministic); an attach cut off
+		// before its tag gets the tag now.
+		if tag == "" {
+			return nil
+		}
+		if cur, ok, err := s.Resolve(ctx, tag); err == nil && ok && cur == d {
+			return nil
+		}
+		return s.tagReferrer(ctx, r, tag)
+	}
+	for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
+		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
+			return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
+		}
+	}
+	if err := s.pusher.Put(ctx, s.repo.Digest(d.String()), r); err != nil {
+		return fmt.Errorf("pushing the artifact for %s: %w", r.Subject.Digest, Explain(s.repo.Registry, err))
+	}
+	if tag == "" {
+		return nil
+	}
+	return s.tagReferrer(ctx, r, tag)
+}
+
+func (s *Session) tagReferrer(ctx context.Context, r *Referrer, tag string) error {
+	if err := s.pusher.Put(ctx, s.repo.Tag(tag), r); err != nil {
+		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+	}
+	return nil
+}

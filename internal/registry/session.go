@@ -1,0 +1,266 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+)
+
+// Client reaches registries as a run should: with its credentials, over
+// its transport, and with the rule for which registries may be reached over
+// plain HTTP. Zero fields are useful: New fills them in for a run.
+type Client struct {
+	// Keychain finds credentials; authn.DefaultKeychain (docker's
+	// config.json and credential helpers) when nil.
+	Keychain authn.Keychain
+	// Transport carries the traffic; NewTransport(nil, Insecure) when nil.
+	Transport http.RoundTripper
+	// Insecure lists registries (host[:port]) that may be reached over
+	// plain HTTP although they are not on loopback.
+	Insecure []string
+	// Mounts remembers where blobs are, for cross-repository mounts.
+	Mounts Mounts
+	// Progress hears how each layer of a push goes; nil for nothing.
+	Progress Progress
+}
+
+// New returns the client of one run: docker's keychain, and one transport
+// for every registry, so that what it learns of them (which speak plain
+// HTTP) is learnt once.
+func New(insecure []string) Client {
+	return Client{Keychain: authn.DefaultKeychain, Transport: NewTransport(nil, insecure), Insecure: insecure}
+}
+
+// Options returns the ggcr options that reach registries as c says, with
+// the defaults for its zero fields.
+func (c Client) Options() []remote.Option {
+	if c.Keychain == nil {
+		c.Keychain = authn.DefaultKeychain
+	}
+	if c.Transport == nil {
+		c.Transport = NewTransport(nil, c.Insecure)
+	}
+	return []remote.Option{
+		remote.WithAuthFromKeychain(c.Keychain),
+		remote.WithTransport(c.Transport),
+		// The transport retries statuses and connection failures itself;
+		// ggcr restarts an upload whose stream broke.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(isDroppedConnection),
+		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
+	}
+}
+
+// Progress hears how each layer of a push goes.
+type Progress interface {
+	// Layer announces a layer of the push, and returns what hears of it.
+	Layer(d v1.Hash, size int64) LayerProgress
+}
+
+// LayerProgress hears of one layer: the bytes sent, and how it got there.
+type LayerProgress interface {
+	Sent(n int64)
+	// Done says how the layer got there: "uploaded", "exists", "mounted
+	// from REPO".
+	Done(state string)
+}
+
+// noProgress hears nothing.
+type noProgress struct{}
+
+func (noProgress) Layer(v1.Hash, int64) LayerProgress { return noProgress{} }
+func (noProgress) Sent(int64)                         {}
+func (noProgress) Done(string)                        {}
+
+func (c Client) progress() Progress {
+	if c.Progress == nil {
+		return noProgress{}
+	}
+	return c.Progress
+}
+
+// Session talks to one repository, authenticating once.
+type Session struct {
+	repo   name.Repository
+	c      Client
+	pusher *remote.Pusher
+	puller *remote.Puller
+}
+
+// Stats says what a push sent.
+type Stats struct {
+	// Layers counts the image's layers; Existing, Mounted and Uploaded
+	// how each got there.
+	Layers, Existing, Mounted, Uploaded int
+	// UploadedBytes counts the layer bytes sent.
+	UploadedBytes int64
+}
+
+// Open prepares a session with repo.
+func (c Client) Open(repo name.Repository) (*Session, error) {
+	opts := c.Options()
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing to push to %s: %w", repo, err)
+	}
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing to read %s: %w", repo, err)
+	}
+	return &Session{repo: repo, c: c, pusher: pusher, puller: puller}, nil
+}
+
+// Tags lists the repository's tags; one that does not exist yet has none.
+func (s *Session) Tags(ctx context.Context) ([]string, error) {
+	tags, err := s.puller.List(ctx, s.repo)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", s.repo, Explain(s.repo.Registry, err))
+	}
+	return tags, nil
+}
+
+// Resolve returns the digest tag points at, and false when it does not exist.
+func (s *Session) Resolve(ctx context.Context, tag string) (v1.Hash, bool, error) {
+	desc, err := s.puller.Head(ctx, s.repo.Tag(tag))
+	if isNotFound(err) {
+		return v1.Hash{}, false, nil
+	}
+	if err != nil {
+		return v1.Hash{}, false, fmt.Errorf("resolving %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+	}
+	return desc.Digest, true, nil
+}
+
+// Push sends the layers of an image, or of an index's images (those
+// missing, mounting what Mounts knows of), then configs and manifests by
+// digest. No tag is written.
+func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
+	ls, err := layersOf(a)
+	if err != nil {
+		return Stats{}, err
+	}
+	stats := Stats{Layers: len(ls)}
+	d, err := a.Digest()
+	if err != nil {
+		return Stats{}, fmt.Errorf("computing the image digest: %w", err)
+	}
+	// A registry holds a manifest only with every blob it names: when this
+	// one is there, so is everything else.
+	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
+		stats.Existing = len(ls)
+		for _, l := range ls {
+			ld, derr := l.Digest()
+			size, serr := l.Size()
+			if derr == nil && serr == nil {
+				s.c.progress().Layer(ld, size).Done("exists")
+			}
+		}
+		return stats, nil
+	}
+	results := make([]layerResult, len(ls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, l := range ls {
+		g.Go(func() (err error) {
+			results[i], err = s.pushLayer(gctx, l)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Stats{}, err
+	}
+	for _, r := range results {
+		stats.UploadedBytes += r.bytes
+		switch r.how {
+		case "exists":
+			stats.Existing++
+		case "mounted":
+			stats.Mounted++
+		default:
+			stats.Uploaded++
+		}
+	}
+	if err := s.pusher.Push(ctx, s.repo.Digest(d.String()), a); err != nil {
+		return Stats{}, fmt.Errorf("pushing %s@%s: %w", s.repo, d, Explain(s.repo.Registry, err))
+	}
+	return stats, nil
+}
+
+// Tag points tag at a, whose blobs and manifests are already pushed.
+func (s *Session) Tag(ctx context.Context, a Artifact, tag string) error {
+	if err := s.pusher.Put(ctx, s.repo.Tag(tag), a); err != nil {
+		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+	}
+	return nil
+}
+
+type layerResult struct {
+	how   string
+	bytes int64
+}
+
+func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return layerResult{}, fmt.Errorf("computing a layer digest: %w", err)
+	}
+	size, err := l.Size()
+	if err != nil {
+		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
+	}
+	row := s.c.progress().Layer(d, size)
+	src, canMount := s.c.Mounts.Lookup(s.repo, d)
+	if canMount && s.exists(ctx, d) {
+		canMount = false
+	}
+	var sent atomic.Int64
+	var up v1.Layer = counted{Layer: l, onRead: func(n int64) { sent.Add(n); row.Sent(n) }}
+	if canMount {
+		up = &remote.MountableLayer{Layer: up, Reference: src.Digest(d.String())}
+	}
+	if err := s.pusher.Upload(ctx, s.repo, up); err != nil {
+		return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
+	}
+	if err := s.c.Mounts.Record(s.repo, d); err != nil {
+		return layerResult{}, err
+	}
+	res := layerResult{how: "uploaded", bytes: sent.Load()}
+	switch {
+	case res.bytes > 0:
+		row.Done("uploaded")
+	case canMount:
+		res.how = "mounted"
+		row.Done("mounted from " + src.RepositoryStr())
+	default:
+		res.how = "exists"
+		row.Done("exists")
+	}
+	return res, nil
+}
+
+// exists reports whether the repository already has blob d.
+func (s *Session) exists(ctx context.Context, d v1.Hash) bool {
+	l, err := s.puller.Layer(ctx, s.repo.Digest(d.String()))
+	if err != nil {
+		return false
+	}
+	_, err = l.Size()
+	return err == nil
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
