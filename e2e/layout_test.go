@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const (
-	refNameAnnotation = "org.opencontainers.image.ref.name"
-	ociManifest       = "application/vnd.oci.image.manifest.v1+json"
-	ociConfig         = "application/vnd.oci.image.config.v1+json"
-	ociLayerGzip      = "application/vnd.oci.image.layer.v1.tar+gzip"
+	ociManifest  = "application/vnd.oci.image.manifest.v1+json"
+	ociConfig    = "application/vnd.oci.image.config.v1+json"
+	ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
 )
 
 // TestOCILayout writes the same tag into one layout twice: the second run
@@ -31,7 +31,7 @@ func TestOCILayout(t *testing.T) {
 		digests = append(digests, d)
 	}
 	if digests[0] != digests[1] {
-		t.Logf("note: the two builds printed %s and %s (did the checkout change in between?)", digests[0], digests[1])
+		t.Errorf("two builds of one checkout printed %s and %s, want one digest", digests[0], digests[1])
 	}
 	digest := digests[1]
 
@@ -72,7 +72,7 @@ func readIndex(t *testing.T, dir string) (named []string, total int, data []byte
 		t.Fatalf("decoding index.json: %v\n%s", err, data)
 	}
 	for _, m := range index.Manifests {
-		if m.Annotations[refNameAnnotation] == tag {
+		if m.Annotations[specs.AnnotationRefName] == tag {
 			named = append(named, m.Digest)
 		}
 	}

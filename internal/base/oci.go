@@ -2,12 +2,13 @@ package base
 
 import (
 	"fmt"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/buildercli/builder/internal/imagespec"
 )
 
 // ociLayerTypes maps each layer media type to its OCI equivalent: the bytes
@@ -74,7 +75,7 @@ func toOCI(img v1.Image) (v1.Image, error) {
 func baseAnnotations(ann map[string]string) (map[string]string, bool) {
 	keep := map[string]string{}
 	for k, v := range ann {
-		if !strings.HasPrefix(k, "org.opencontainers.image.") && !strings.HasPrefix(k, "org.label-schema.") {
+		if !imagespec.DescribesImage(k) {
 			keep[k] = v
 		}
 	}

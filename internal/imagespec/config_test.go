@@ -87,11 +87,11 @@ func ociBase(t *testing.T) v1.Image {
 // binLayer returns a small application layer.
 func binLayer(t *testing.T) v1.Layer {
 	t.Helper()
-	l, err := layers.Binary(writeFile(t, []byte("app binary")), "/usr/local/bin/app")
+	e, err := layers.BinaryEntry(writeFile(t, []byte("app binary")), "/usr/local/bin/app")
 	if err != nil {
-		t.Fatalf("Binary: %v", err)
+		t.Fatalf("BinaryEntry: %v", err)
 	}
-	return l
+	return newLayer(t, []layers.Entry{e})
 }
 
 var created = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)

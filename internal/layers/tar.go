@@ -184,12 +184,3 @@ func BinaryEntry(src, dest string) (Entry, error) {
 	}
 	return Entry{Path: dest, Mode: 0o555, Source: src}, nil
 }
-
-// Binary returns a streamed layer holding BinaryEntry(src, dest).
-func Binary(src, dest string) (v1.Layer, error) {
-	e, err := BinaryEntry(src, dest)
-	if err != nil {
-		return nil, err
-	}
-	return NewLayer([]Entry{e})
-}

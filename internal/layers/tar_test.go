@@ -300,12 +300,13 @@ func TestNewLayerSourceSizeMismatch(t *testing.T) {
 	}
 }
 
-func TestBinary(t *testing.T) {
+func TestBinaryEntry(t *testing.T) {
 	src := writeFile(t, []byte("\x7fELF fake"))
-	l, err := layers.Binary(src, "/usr/local/bin/app")
+	e, err := layers.BinaryEntry(src, "/usr/local/bin/app")
 	if err != nil {
-		t.Fatalf("Binary: %v", err)
+		t.Fatalf("BinaryEntry: %v", err)
 	}
+	l := newLayer(t, []layers.Entry{e})
 	want := []header{
 		{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755, EpochMTime: true},
 		{Name: "usr/local/", Typeflag: tar.TypeDir, Mode: 0o755, EpochMTime: true},
@@ -318,8 +319,8 @@ func TestBinary(t *testing.T) {
 
 	for _, dest := range []string{"usr/local/bin/app", "app", "./app", ""} {
 		t.Run("relative "+dest, func(t *testing.T) {
-			if l, err := layers.Binary(src, dest); err == nil {
-				t.Errorf("Binary(%q) = %v, want an error", dest, l)
+			if e, err := layers.BinaryEntry(src, dest); err == nil {
+				t.Errorf("BinaryEntry(%q) = %+v, want an error", dest, e)
 			}
 		})
 	}

@@ -21,11 +21,7 @@ const dockerHubServer = "https://index.docker.io/v1/"
 // when empty), or in the credential helper it names. It returns the path
 // of the config file.
 func (c Client) Login(ctx context.Context, reg name.Registry, username, password, configDir string) (string, error) {
-	tr := c.Transport
-	if tr == nil {
-		tr = NewTransport(nil, c.Insecure)
-	}
-	if err := checkLogin(ctx, reg, username, password, tr); err != nil {
+	if err := checkLogin(ctx, reg, username, password, c.transport()); err != nil {
 		return "", fmt.Errorf("logging in to %s: %w", reg.RegistryStr(), Explain(reg, err))
 	}
 	cf, err := config.Load(configDir)

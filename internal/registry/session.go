@@ -46,18 +46,23 @@ func (c Client) Options() []remote.Option {
 	if c.Keychain == nil {
 		c.Keychain = authn.DefaultKeychain
 	}
-	if c.Transport == nil {
-		c.Transport = NewTransport(nil, c.Insecure)
-	}
 	return []remote.Option{
 		remote.WithAuthFromKeychain(c.Keychain),
-		remote.WithTransport(c.Transport),
+		remote.WithTransport(c.transport()),
 		// The transport retries statuses and connection failures itself;
 		// ggcr restarts an upload whose stream broke.
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(isDroppedConnection),
 		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
 	}
+}
+
+// transport is c's Transport, else the default one.
+func (c Client) transport() http.RoundTripper {
+	if c.Transport == nil {
+		return NewTransport(nil, c.Insecure)
+	}
+	return c.Transport
 }
 
 // Progress hears how each layer of a push goes.
