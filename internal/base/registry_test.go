@@ -3,6 +3,7 @@ package base_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +13,7 @@ import (
 	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/basetest"
 	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/registrytest"
 )
 
@@ -111,4 +113,25 @@ func TestResolveSinglePlatform(t *testing.T) {
 	}
 	_, _, err := b.Image(arm64)
 	checkErr(t, err, "single-platform image for linux/amd64, not linux/arm64", "--platform linux/amd64")
+}
+
+// TestResolveExplainsRegistryErrors: a base's registry errors go through
+// the registry client's explainer, as a push's do: refused credentials say
+// to log in, not to pin the base.
+func TestResolveExplainsRegistryErrors(t *testing.T) {
+	reg := registrytest.New(t, registrytest.Config{})
+	d := reg.Push(t, "base:v1", basetest.Index(t, basetest.OCI))
+	reg.RequireAuth("ci", "s3cret")
+	for _, ref := range []string{reg.Host + "/base:v1", reg.Host + "/base@" + d.String()} {
+		t.Run(ref, func(t *testing.T) {
+			_, err := base.Resolve(context.Background(), ref, options(t.TempDir()))
+			if !registry.IsAuth(err) {
+				t.Fatalf("Resolve = %v, want an access-denied error", err)
+			}
+			checkErr(t, err, "builder login")
+			if strings.Contains(err.Error(), "pin it by digest") {
+				t.Errorf("error %q suggests pinning for refused credentials", err)
+			}
+		})
+	}
 }
