@@ -23,7 +23,8 @@ type Info struct {
 	// Repo is false when the directory is not in a git work tree, or its
 	// HEAD has no commit; the other fields are then empty.
 	Repo bool
-	// Describe is `git describe --tags --always --dirty`.
+	// Describe is `git describe --tags --always`, with "-dirty" appended
+	// when Dirty is true.
 	Describe string
 	// Commit is the full hash of HEAD; ShortCommit its abbreviation.
 	Commit, ShortCommit string
@@ -31,7 +32,9 @@ type Info struct {
 	Branch string
 	// Time is the commit time of HEAD.
 	Time time.Time
-	// Dirty is true when tracked files differ from HEAD.
+	// Dirty is true when git status reports any change: a tracked file
+	// modified, deleted or staged, or an untracked file that is not
+	// ignored.
 	Dirty bool
 	// Source is the URL of the origin remote with any credentials removed,
 	// or empty when there is none or it is a path on this machine.
@@ -49,15 +52,21 @@ func Read(ctx context.Context, dir string) (Info, error) {
 	// Every question is independent: ask git in parallel. No command takes
 	// the index lock (--no-optional-locks), so they do not trip over each
 	// other. git log failing means no repository, or no commit yet.
-	var head, describe, branch, remotes string
-	var headErr error
+	var head, describe, branch, remotes, status string
+	var headErr, statusErr error
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		head, headErr = git(gctx, dir, "log", "-1", "--format=%H%n%h%n%ct", "HEAD")
 		return nil
 	})
 	g.Go(func() error {
-		describe, _ = git(gctx, dir, "describe", "--tags", "--always", "--dirty="+dirtyMark)
+		describe, _ = git(gctx, dir, "describe", "--tags", "--always")
+		return nil
+	})
+	g.Go(func() error {
+		// Untracked files count: an untracked source is compiled in just
+		// as a modified one is. Ignored files do not.
+		status, statusErr = git(gctx, dir, "status", "--porcelain", "-z", "--untracked-files=normal")
 		return nil
 	})
 	g.Go(func() error {
@@ -81,18 +90,17 @@ func Read(ctx context.Context, dir string) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("reading the commit time %q: %w", f[2], err)
 	}
+	if statusErr != nil {
+		return Info{}, fmt.Errorf("reading the state of %s: %w", dir, statusErr)
+	}
 	info := Info{Repo: true, Commit: f[0], ShortCommit: f[1], Time: time.Unix(secs, 0).UTC(), Branch: branch}
-	if d, ok := strings.CutSuffix(describe, dirtyMark); ok {
-		info.Dirty, describe = true, d+"-dirty"
+	if status != "" {
+		info.Dirty, describe = true, describe+"-dirty"
 	}
 	info.Describe = describe
 	info.Source = SourceURL(pickRemote(remotes))
 	return info, nil
 }
-
-// dirtyMark is what git describe appends for a dirty tree, chosen so that no
-// tag name can end with it; Read turns it into the usual "-dirty".
-const dirtyMark = "-dirty.builder-mark"
 
 // pickRemote takes `git config --get-regexp` lines "remote.NAME.url URL"
 // and returns origin's URL, else the first remote's.

@@ -192,6 +192,24 @@ func TestReadDirty(t *testing.T) {
 	}{
 		{"untracked file", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, "new.go"), "package main\n")
+		}, "v1.0.0-dirty", true},
+		{"untracked file in a new directory", func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "app"), 0o755); err != nil {
+				t.Fatalf("making app: %v", err)
+			}
+			writeFile(t, filepath.Join(dir, "app", "zz.go"), "package main\n")
+		}, "v1.0.0-dirty", true},
+		{"ignored file", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, ".gitignore"), "*.log\n")
+			git(t, dir, "add", ".gitignore")
+			git(t, dir, "commit", "--quiet", "-m", "ignore logs")
+			git(t, dir, "tag", "-f", "v1.0.0")
+			writeFile(t, filepath.Join(dir, "debug.log"), "noise\n")
+		}, "v1.0.0", false},
+		{"empty new directory", func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
+				t.Fatalf("making empty: %v", err)
+			}
 		}, "v1.0.0", false},
 		{"modified tracked file", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, "main.go"), "package main // changed\n")
