@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -26,13 +25,19 @@ const containerdNameAnnotation = "io.containerd.image.name"
 // under tag.TagStr(). An entry already under that tag is replaced, never
 // duplicated. Blobs land before index.json, and index.json is replaced
 // atomically, so a failure leaves the layout as it was.
+//
+// Writers to one layout, in this process or others, take turns: each holds
+// an exclusive lock on the layout's oci-layout file while it writes, and
+// merges its entry into the index.json it reads under that lock, so that no
+// entry is lost. Every file is written 0644 and every directory made 0755,
+// whatever the umask; a blob already in the layout is kept only if its
+// content hashes to its name.
 func Layout(a registry.Artifact, tag name.Tag, dir string) (err error) {
-	_, statErr := os.Stat(dir)
-	created := errors.Is(statErr, fs.ErrNotExist)
-	p, err := openLayout(dir)
+	unlock, created, err := lockLayout(dir)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if created {
 		defer func() {
 			if err != nil {
@@ -40,15 +45,7 @@ func Layout(a registry.Artifact, tag name.Tag, dir string) (err error) {
 			}
 		}()
 	}
-	switch t := a.(type) {
-	case v1.Image:
-		err = p.WriteImage(t)
-	case v1.ImageIndex:
-		err = p.WriteIndex(t)
-	default:
-		err = fmt.Errorf("cannot write a %T", a)
-	}
-	if err != nil {
+	if err := writeArtifact(dir, a); err != nil {
 		return fmt.Errorf("writing blobs to %s: %w", dir, err)
 	}
 	desc, err := partial.Descriptor(a)
@@ -57,15 +54,10 @@ func Layout(a registry.Artifact, tag name.Tag, dir string) (err error) {
 	}
 	d := *desc
 	d.Annotations = map[string]string{specs.AnnotationRefName: tag.TagStr(), containerdNameAnnotation: tag.Name()}
-	idx, err := p.ImageIndex()
+	im, err := readIndex(dir)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", dir, err)
+		return err
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", dir, err)
-	}
-	im = im.DeepCopy()
 	kept := im.Manifests[:0]
 	for _, m := range im.Manifests {
 		if m.Annotations[specs.AnnotationRefName] != tag.TagStr() {
@@ -80,22 +72,51 @@ func Layout(a registry.Artifact, tag name.Tag, dir string) (err error) {
 	return atomicfile.WriteFile(filepath.Join(dir, "index.json"), data)
 }
 
-// openLayout returns the layout at dir, creating an empty one when dir does
-// not exist or is an empty directory.
-func openLayout(dir string) (layout.Path, error) {
-	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err == nil {
-		return layout.FromPath(dir)
+// readIndex reads the index.json of the layout at dir; an absent one is an
+// empty index.
+func readIndex(dir string) (*v1.IndexManifest, error) {
+	p := filepath.Join(dir, "index.json")
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		im, err := empty.Index.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("making an empty index: %w", err)
+		}
+		return im.DeepCopy(), nil
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("opening %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		return "", fmt.Errorf("%s: not an OCI image layout (it has files but no oci-layout); pick a new or empty directory", dir)
-	}
-	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
-		return "", fmt.Errorf("creating an OCI layout in %s: %w", dir, err)
+		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	return p, nil
+	im, err := v1.ParseIndexManifest(bytesReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return im, nil
+}
+
+// CheckLayout returns nil when dir may be written by Layout: nothing is
+// there, or a directory that is empty or holds an OCI image layout whose
+// index.json, if any, is a regular file. It never follows a symbolic link.
+func CheckLayout(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("refusing to write an OCI layout at %s: %s is there, not a directory", dir, atomicfile.Kind(fi.Mode()))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, layoutFile)); err != nil {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", dir, err)
+		}
+		if len(entries) > 0 {
+			return fmt.Errorf("%s: not an OCI image layout (it has files but no oci-layout); pick a new or empty directory", dir)
+		}
+		return nil
+	}
+	return atomicfile.Check(filepath.Join(dir, "index.json"))
 }

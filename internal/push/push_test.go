@@ -3,6 +3,7 @@ package push_test
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -81,7 +82,8 @@ func listDir(t *testing.T, dir string) []string {
 	return names
 }
 
-// tree returns every file under dir with its content, by slash path.
+// tree returns every file under dir with its content (a link its target,
+// a special file its type), by slash path.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -95,6 +97,15 @@ func tree(t *testing.T, dir string) map[string]string {
 		}
 		if d.IsDir() {
 			out[filepath.ToSlash(rel)+"/"] = ""
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			out[filepath.ToSlash(rel)] = "-> " + target
+			return err
+		}
+		if !d.Type().IsRegular() {
+			out[filepath.ToSlash(rel)] = d.Type().String()
 			return nil
 		}
 		b, err := os.ReadFile(p)
