@@ -21,24 +21,28 @@ func newBuildCmd() *cobra.Command {
 	var o pipeline.Options
 	var insecure []string
 	cmd := &cobra.Command{
-		Use:   "build [path]",
+		Use:   "build [package]",
 		Short: "Build an image of a Go main package and write it to a file",
-		Long: `Build compiles the main package at path (default ./app) into a static Linux
-binary and lays it on the built-in distroless-style base. The image runs as
-65532:65532, is dated by the commit, and is byte-identical for the same commit.
+		Long: `Build compiles a Go main package into a static Linux binary and lays it on
+the built-in distroless-style base (or --base). The image is dated by the
+commit and is byte-identical for the same commit, from any clone.
 
-The image digest is printed on stdout; progress and notes go to stderr.
-Build settings (flags, ldflags, env, defaultPlatforms) come from .ko.yaml at
-the module root, or from $KO_CONFIG_PATH. The default platform is linux on the
-host's architecture.`,
+The package is a directory (./cmd/api) or an import path
+(github.com/acme/shop/cmd/api); with none, the only build of .ko.yaml, else
+the module's only main package. The binary, the title and the image's
+default name are the import path's last element.
+
+` + settingsHelp + `
+
+The image digest is printed on stdout; progress and notes go to stderr.`,
 		Example: `  # Export a docker-archive for "docker load" or "podman load"
-  builder build --tarball app.tar
+  builder build ./cmd/api --tarball api.tar
 
   # Tag it, name it, and target arm64
-  builder build ./app --tag v1.2.0 --repo ghcr.io/acme/app --platform linux/arm64 --tarball app.tar
+  builder build ./cmd/api --tag v1.2.0 --repo ghcr.io/acme/api --platform linux/arm64 --tarball api.tar
 
-  # Write into an OCI image layout (re-running replaces the same tag)
-  builder build --oci-layout out/ --label org.opencontainers.image.licenses=MIT`,
+  # A service with no settings of its own: expose 8080 and probe /healthz
+  builder build . --port 8080 --env PORT=8080 --healthcheck http:/healthz --oci-layout out/`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -66,11 +70,16 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVarP(&b.Tag, "tag", "t", "", "image tag and version injected into the binary (default: git describe --tags --always --dirty)")
 	f.StringVar(&b.Platform, "platform", "", "target platforms os/arch[/variant], comma-separated, or all the base offers: all (default: .ko.yaml defaultPlatforms, else linux/"+runtime.GOARCH+")")
 	f.StringVar(&b.Base, "base", "", "base image: "+base.Syntax)
-	f.StringVar(&b.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default 65532:65532)")
+	f.StringVar(&b.User, "user", "", "user the image runs as, uid[:gid] or a name of the base (default: the settings', else the base's; the built-in base's is 65532:65532)")
 	f.BoolVar(&b.AllowRoot, "allow-root", false, "allow an image that runs as root")
-	f.StringArrayVar(&b.Labels, "label", nil, "extra image label key=value (repeatable)")
-	f.StringArrayVar(&b.Env, "env", nil, "extra environment variable KEY=value for the image (repeatable)")
-	f.IntVar(&b.Port, "port", 0, "port the service listens on: exposed and set as PORT (default 8080)")
+	f.StringArrayVar(&b.Labels, "label", nil, "image label key=value, over the settings' (repeatable)")
+	f.StringArrayVar(&b.Annotations, "annotation", nil, "manifest annotation key=value, over the settings' (repeatable)")
+	f.StringArrayVar(&b.Env, "env", nil, "environment variable KEY=value, over the settings' (repeatable)")
+	f.StringArrayVar(&b.Ports, "port", nil, "port the service listens on, 8080 or 53/udp, instead of the settings' (repeatable; none for none)")
+	f.StringVar(&b.Healthcheck, "healthcheck", "", "healthcheck instead of the settings': none, cmd:ARGS (the binary's own mode) or http:[PORT]/PATH (builder's probe)")
+	f.StringVar(&b.WorkingDir, "workdir", "", "working directory, instead of the settings' or the base's")
+	f.StringArrayVar(&b.Args, "arg", nil, "default argument after the binary, instead of the settings' (repeatable)")
+	f.StringVar(&b.StopSignal, "stop-signal", "", "signal that stops the service, e.g. SIGINT, instead of the settings'")
 	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")

@@ -15,7 +15,8 @@ import (
 	"github.com/buildercli/builder/internal/release"
 )
 
-const publishLong = `Publish builds the main package at path (default ./app), like build, and
+const publishLong = `Publish builds a main package (a directory or an import path; with none, the
+only build of .ko.yaml, else the module's only main package), like build, and
 pushes it to a registry: the layers that are missing (mounted from another
 repository of the registry when builder knows one that has them), the manifest
 by digest, and only then the tags.
@@ -36,24 +37,26 @@ requests are retried with backoff on 408, 429, 5xx and dropped connections,
 honouring Retry-After; an unreachable registry fails within about 30 seconds.
 
 stdout gets one REPO:TAG@DIGEST line per tag written, or with --json one JSON
-document; progress and notes go to stderr.`
+document; progress and notes go to stderr.
+
+` + settingsHelp
 
 func newPublishCmd() *cobra.Command {
 	var o pipeline.PublishOptions
 	var insecure []string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "publish [path]",
+		Use:   "publish [package]",
 		Short: "Build an image and publish it to a registry with its release tags",
 		Long:  publishLong,
 		Example: `  # Release v1.2.0 of ./app
-  builder publish --tag v1.2.0 --repo ghcr.io/acme/app
+  builder publish ./app --tag v1.2.0 --repo ghcr.io/acme/app
 
   # The same, with the repository from the environment, for CI
-  BUILDER_REPO=ghcr.io/acme/app builder publish --tag "$GITHUB_REF_NAME" --json
+  BUILDER_REPO=ghcr.io/acme/app builder publish ./app --tag "$GITHUB_REF_NAME" --json
 
   # Push to a local registry and keep a tarball of the same image
-  builder publish --tag v1.2.0 --repo localhost:5000/app --tarball app.tar`,
+  builder publish ./app --tag v1.2.0 --repo localhost:5000/app --tarball app.tar`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

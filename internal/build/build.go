@@ -34,7 +34,8 @@ type Env struct {
 	// SourceDateEpoch, when set, is the image's creation time in Unix
 	// seconds, instead of the commit's.
 	SourceDateEpoch string
-	// KoConfig is the path of .ko.yaml; the module root's when empty.
+	// KoConfig is $KO_CONFIG_PATH, where source finds .ko.yaml: a file or
+	// a directory holding one; the module root's when empty.
 	KoConfig string
 	// Cache keeps compiled binaries, compressed layers and pulled bases
 	// between builds; its Scratch is where they go without a cache, and
@@ -106,7 +107,7 @@ func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
 // Build compiles and assembles what the plan describes.
 func (pl *Planned) Build(ctx context.Context) (Result, error) {
-	fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.Path, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
+	fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.ImportPath, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
 	images := make([]PlatformImage, len(pl.platforms))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pl.platforms {
@@ -161,5 +162,5 @@ func (pl *Planned) index(images []PlatformImage) (v1.ImageIndex, error) {
 	if pl.base.Digest.Hex != "" {
 		baseDigest = pl.base.Digest.String()
 	}
-	return imagespec.Index(ps, pl.facts(""), pl.labels, baseDigest)
+	return imagespec.Index(ps, pl.facts(""), pl.svc.labels, baseDigest)
 }

@@ -35,7 +35,7 @@ func options(pkg string) testOptions {
 // image builds what o describes.
 func (o testOptions) image(t *testing.T) (Result, error) {
 	t.Helper()
-	src, err := source.Read(context.Background(), o.Path)
+	src, err := source.Read(context.Background(), o.Path, "")
 	if err != nil {
 		t.Fatalf("source.Read(%s): %v", o.Path, err)
 	}
@@ -65,14 +65,16 @@ func runBinary(t *testing.T, p string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func TestImageInjectsVersionAndLabels(t *testing.T) {
+// TestImageInjectsNothingUnasked: a package without settings gets no -X
+// flags, whatever variables it has; labels say what the build knows.
+func TestImageInjectsNothingUnasked(t *testing.T) {
 	o := options(moduletest.Hello(t, nil))
 	o.Tag = "v1.2.3"
 	o.env.SourceDateEpoch = "1700000000"
 	o.Labels = []string{"org.opencontainers.image.licenses=MIT"}
 	res, bin := buildImage(t, o)
-	if got := runBinary(t, bin); got != "v1.2.3" {
-		t.Errorf("binary prints %q, want the tag v1.2.3", got)
+	if got := runBinary(t, bin); got != "dev" {
+		t.Errorf("binary prints %q, want its own default dev: nothing asked for main.version", got)
 	}
 	cf, err := res.Image.ConfigFile()
 	if err != nil {
@@ -95,6 +97,17 @@ func TestImageInjectsVersionAndLabels(t *testing.T) {
 	}
 	if diff := cmp.Diff("hello:v1.2.3", res.Ref.String()); diff != "" {
 		t.Errorf("ref (-want +got):\n%s", diff)
+	}
+}
+
+// TestImageInjectsVersionFromSettings: the service's ldflags name its
+// version variable.
+func TestImageInjectsVersionFromSettings(t *testing.T) {
+	o := options(moduletest.Hello(t, map[string]string{".ko.yaml": "builds:\n- main: ./hello\n  ldflags: ['-X main.version={{.Git.Tag}}']\n"}))
+	o.Tag = "v1.2.3"
+	_, bin := buildImage(t, o)
+	if got := runBinary(t, bin); got != "v1.2.3" {
+		t.Errorf("binary prints %q, want the tag v1.2.3", got)
 	}
 }
 

@@ -12,13 +12,8 @@ import (
 )
 
 // defaultLdflags are used when .ko.yaml has no build for the package: strip
-// symbols and inject the version variables of package main.
-var defaultLdflags = []string{
-	"-s -w",
-	"-X main.version={{.Git.Tag}}",
-	"-X main.commit={{.Git.FullCommit}}",
-	"-X main.date={{.Git.CommitDate}}",
-}
+// symbols. Version variables are the service's to name, in its ldflags.
+var defaultLdflags = []string{"-s -w"}
 
 // meta is what a build knows of its source.
 type meta struct {
@@ -86,6 +81,6 @@ func (m meta) templateData(env []string) koconfig.Data {
 // digest baseDigest.
 func (pl *Planned) facts(baseDigest string) imagespec.Facts {
 	m := pl.meta
-	return imagespec.Facts{Title: pl.src.Name, Version: m.version, Revision: m.git.Commit, Source: m.git.Source,
+	return imagespec.Facts{Title: pl.svc.name, Version: m.version, Revision: m.git.Commit, Source: m.git.Source,
 		Created: m.created, BaseName: pl.base.Name, BaseDigest: baseDigest}
 }

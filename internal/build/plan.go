@@ -23,11 +23,10 @@ type Planned struct {
 	src       source.Package
 	req       Request
 	env       Env
-	koConfig  string
 	cfg       *koconfig.Config
 	kob       koconfig.Build
+	svc       service
 	meta      meta
-	labels    map[string]string
 	base      *base.Base
 	platforms []v1.Platform
 	ref       name.Tag
@@ -35,25 +34,28 @@ type Planned struct {
 }
 
 func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Planned, error) {
-	pl := &Planned{src: src, req: req, env: env, koConfig: env.KoConfig}
-	if pl.koConfig == "" {
-		pl.koConfig = filepath.Join(src.ModRoot, ".ko.yaml")
-	}
+	pl := &Planned{src: src, req: req, env: env}
 	var err error
-	if pl.cfg, err = koconfig.Load(pl.koConfig); err != nil {
+	if pl.cfg, err = koconfig.Load(src.KoConfig); err != nil {
 		return nil, err
 	}
 	for _, f := range pl.cfg.Ignored {
-		fmt.Fprintf(env.Log, "note: %s: builder ignores %s\n", pl.koConfig, f)
+		fmt.Fprintf(env.Log, "note: %s: builder ignores %s\n", src.KoConfig, f)
+	}
+	b, found := pl.cfg.Find(src.Dir)
+	if pl.svc, err = settle(src.Name, b.Image, req); err != nil {
+		if found {
+			return nil, fmt.Errorf("%s: %w", src.KoConfig, err)
+		}
+		return nil, err
 	}
 	if pl.meta, err = readMeta(req, env, src.Git); err != nil {
 		return nil, err
 	}
-	pl.labels = koconfig.EnvMap(req.Labels)
 	if pl.ref, err = pl.name(); err != nil {
 		return nil, err
 	}
-	if err := pl.render(); err != nil {
+	if err := pl.render(b, found); err != nil {
 		return nil, err
 	}
 	if pl.base, err = base.Resolve(ctx, pl.baseSpec(), base.Options{
@@ -70,7 +72,7 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 func (pl *Planned) name() (name.Tag, error) {
 	repo := pl.req.Repo
 	if repo == "" {
-		repo = strings.ToLower(pl.src.Name)
+		repo = strings.ToLower(pl.svc.name)
 	}
 	ref, err := name.NewTag(repo + ":" + pl.meta.tag)
 	if err != nil {
@@ -126,10 +128,9 @@ func (pl *Planned) builtinBase() base.BuiltinFunc {
 	}
 }
 
-// render settles the go build settings: .ko.yaml's build for the package
-// (or builder's defaults), its templates rendered.
-func (pl *Planned) render() error {
-	b, found := pl.cfg.Find(pl.src.Dir)
+// render settles the go build settings: .ko.yaml's build for the package,
+// b (or builder's defaults), its templates rendered.
+func (pl *Planned) render(b koconfig.Build, found bool) error {
 	ldflags := b.Ldflags
 	if !found && ldflags == nil {
 		ldflags = defaultLdflags
@@ -137,11 +138,11 @@ func (pl *Planned) render() error {
 	data := pl.meta.templateData(pl.env.Environ)
 	flags, err := koconfig.Render(b.Flags, data)
 	if err != nil {
-		return fmt.Errorf("%s: flags: %w", pl.koConfig, err)
+		return fmt.Errorf("%s: flags: %w", pl.src.KoConfig, err)
 	}
 	ld, err := koconfig.Render(ldflags, data)
 	if err != nil {
-		return fmt.Errorf("%s: ldflags: %w", pl.koConfig, err)
+		return fmt.Errorf("%s: ldflags: %w", pl.src.KoConfig, err)
 	}
 	dir := pl.src.ModRoot
 	if found {

@@ -14,6 +14,7 @@ import (
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/imagespec"
 	"github.com/buildercli/builder/internal/layers"
+	"github.com/buildercli/builder/internal/probe"
 )
 
 // buildPlatform compiles the binary for p and lays it on the base's image.
@@ -24,6 +25,10 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 	}
 	if err := pl.checkUser(baseImg); err != nil {
 		return PlatformImage{}, err
+	}
+	probeLayer := func() (v1.Layer, error) { return nil, nil }
+	if pl.svc.needsProbe() {
+		probeLayer = pl.startProbe(ctx, p)
 	}
 	bin, unlock, err := pl.binaryPath(p)
 	if err != nil {
@@ -49,7 +54,11 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 		return PlatformImage{}, err
 	}
 	pl.env.Trace.Mark("go build " + p.String())
-	img, err := pl.assemble(baseImg, baseDigest, p, bin)
+	probe, err := probeLayer()
+	if err != nil {
+		return PlatformImage{}, err
+	}
+	img, err := pl.assemble(baseImg, baseDigest, p, bin, probe)
 	if err != nil {
 		return PlatformImage{}, err
 	}
@@ -63,10 +72,10 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 // checkUser refuses an image that would run as root, unless --allow-root:
 // --user 0, or no --user on a base that runs as root.
 func (pl *Planned) checkUser(baseImg v1.Image) error {
-	if pl.req.User != "" {
-		if u, _, _ := strings.Cut(pl.req.User, ":"); pl.base.IsBuiltin() && !isNumber(u) {
+	if user := pl.svc.user; user != "" {
+		if u, _, _ := strings.Cut(user, ":"); pl.base.IsBuiltin() && !isNumber(u) {
 			if _, ok := base.Users[u]; !ok {
-				return fmt.Errorf("user %q is not in the built-in base's /etc/passwd (root, nonroot, nobody): use a numeric uid[:gid]", pl.req.User)
+				return fmt.Errorf("user %q is not in the built-in base's /etc/passwd (root, nonroot, nobody): use a numeric uid[:gid]", user)
 			}
 		}
 		return nil
@@ -82,9 +91,40 @@ func (pl *Planned) checkUser(baseImg v1.Image) error {
 	return nil
 }
 
-func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform, binPath string) (v1.Image, error) {
-	entrypoint := "/usr/local/bin/" + pl.src.Name
-	e, err := layers.BinaryEntry(binPath, entrypoint)
+func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform, binPath string, probeLayer v1.Layer) (v1.Image, error) {
+	entrypoint := "/usr/local/bin/" + pl.svc.name
+	if probeLayer != nil && entrypoint == probe.Path {
+		return nil, fmt.Errorf("the binary %s would replace builder's healthcheck probe: rename it (name in its builder settings)", entrypoint)
+	}
+	app, err := pl.binaryLayer(binPath, entrypoint)
+	if err != nil {
+		return nil, fmt.Errorf("building the application layer: %w", err)
+	}
+	add := []imagespec.Layer{{Layer: app, History: "builder: go build " + pl.src.ImportPath}}
+	if probeLayer != nil {
+		add = append(add, imagespec.Layer{Layer: probeLayer, History: "builder: HTTP healthcheck probe"})
+	}
+	sv := pl.svc
+	return imagespec.Append(baseImg, add, imagespec.Spec{
+		Entrypoint:  entrypoint,
+		Args:        sv.args,
+		User:        sv.user,
+		Env:         sv.env,
+		Ports:       sv.ports,
+		Labels:      imagespec.Labels(pl.facts(baseDigest.String()), sv.labels),
+		Annotations: sv.annotations,
+		WorkingDir:  sv.workingDir,
+		StopSignal:  sv.stopSignal,
+		Healthcheck: sv.healthcheck(entrypoint),
+		Created:     pl.meta.created,
+		Platform:    p,
+	})
+}
+
+// binaryLayer is the layer that installs the binary at binPath as dest,
+// from the cache when its content is there.
+func (pl *Planned) binaryLayer(binPath, dest string) (v1.Layer, error) {
+	e, err := layers.BinaryEntry(binPath, dest)
 	if err != nil {
 		return nil, err
 	}
@@ -92,32 +132,36 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 	// is found in the cache without being read again.
 	key := ""
 	if id, err := gobuild.BuildID(binPath); err == nil {
-		key = fmt.Sprintf("go-binary:%s:%s:%o", id, entrypoint, e.Mode)
+		key = fmt.Sprintf("go-binary:%s:%s:%o", id, dest, e.Mode)
 	}
 	tar, err := layers.Tar([]layers.Entry{e})
 	if err != nil {
 		return nil, err
 	}
-	bin, err := pl.env.Cache.KeyedLayer(key, tar)
-	if err != nil {
-		return nil, fmt.Errorf("building the application layer: %w", err)
+	return pl.env.Cache.KeyedLayer(key, tar)
+}
+
+// startProbe starts building the HTTP probe's layer for p, beside the
+// service's compile; the returned function waits for it.
+func (pl *Planned) startProbe(ctx context.Context, p v1.Platform) func() (v1.Layer, error) {
+	done := make(chan struct{})
+	var l v1.Layer
+	var err error
+	go func() {
+		defer close(done)
+		bin, unlock, berr := probe.Build(ctx, pl.env.Cache, p, pl.env.Environ)
+		if berr != nil {
+			err = berr
+			return
+		}
+		defer unlock()
+		l, err = pl.binaryLayer(bin, probe.Path)
+		pl.env.Trace.Mark("probe " + p.String())
+	}()
+	return func() (v1.Layer, error) {
+		<-done
+		return l, err
 	}
-	port := pl.req.Port
-	if port == 0 {
-		port = DefaultPort
-	}
-	env := append([]string{"PORT=" + strconv.Itoa(port), "GIN_MODE=release"}, pl.req.Env...)
-	return imagespec.Append(baseImg, bin, imagespec.Spec{
-		Entrypoint:  entrypoint,
-		User:        pl.req.User,
-		Env:         env,
-		Ports:       []string{strconv.Itoa(port) + "/tcp"},
-		Labels:      imagespec.Labels(pl.facts(baseDigest.String()), pl.labels),
-		Created:     pl.meta.created,
-		Platform:    p,
-		Healthcheck: "healthcheck",
-		History:     "builder: go build " + pl.src.Path,
-	})
 }
 
 // binaryPath returns where the binary for p is compiled, and a function

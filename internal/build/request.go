@@ -32,18 +32,21 @@ type Request struct {
 	// when empty. Root is refused unless AllowRoot.
 	User      string
 	AllowRoot bool
-	// Labels and Env are "key=value" pairs added to the image config.
-	Labels []string
-	Env    []string
-	// Port the service listens on: exposed, and set as PORT. DefaultPort
-	// when 0.
-	Port int
+	// Labels, Annotations and Env are "key=value" pairs added to the
+	// service's settings (see koconfig.Image), over them key by key.
+	Labels, Annotations, Env []string
+	// Ports, Healthcheck, WorkingDir, Args and StopSignal replace the
+	// service's settings when set. Ports are "8080" or "53/udp"; "none"
+	// alone exposes none. Healthcheck is "none", "cmd:ARG …" (the
+	// service's binary run with those arguments) or "http:[PORT]/PATH"
+	// (builder's probe).
+	Ports                  []string
+	Healthcheck            string
+	WorkingDir, StopSignal string
+	Args                   []string
 	// SBOM and Provenance ask for the records.
 	SBOM, Provenance bool
 }
-
-// DefaultPort is the port exposed when Request.Port is 0.
-const DefaultPort = 8080
 
 // sanitizeTag turns a version such as a git describe output into a valid
 // tag by replacing what the grammar forbids with '-'.
@@ -79,13 +82,19 @@ func (o Request) Validate() error {
 			return err
 		}
 	}
-	if o.Port < 0 || o.Port > 65535 {
-		return fmt.Errorf("port %d is out of range: use 1 to 65535", o.Port)
+	if !(len(o.Ports) == 1 && o.Ports[0] == "none") {
+		for _, p := range o.Ports {
+			if _, err := imagespec.ParsePort(p); err != nil {
+				return fmt.Errorf("--port: %w", err)
+			}
+		}
 	}
-	if err := checkPairs("label", o.Labels); err != nil {
-		return err
+	if o.Healthcheck != "" {
+		if _, err := ParseHealthcheck(o.Healthcheck); err != nil {
+			return err
+		}
 	}
-	if err := checkPairs("env", o.Env); err != nil {
+	if err := checkSettings("--", o.Labels, o.Annotations, o.Env, o.WorkingDir, o.StopSignal); err != nil {
 		return err
 	}
 	for _, l := range o.Labels {
@@ -95,15 +104,6 @@ func (o Request) Validate() error {
 		}
 	}
 	return checkUser(o.User, o.AllowRoot)
-}
-
-func checkPairs(what string, pairs []string) error {
-	for _, p := range pairs {
-		if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
-			return fmt.Errorf("--%s %q is not of the form key=value", what, p)
-		}
-	}
-	return nil
 }
 
 // userName is the form a user or group name takes.

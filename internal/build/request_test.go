@@ -37,7 +37,21 @@ func TestValidate(t *testing.T) {
 		{"label without value", func(o *Request) { o.Labels = []string{"team"} }, "key=value"},
 		{"derived label", func(o *Request) { o.Labels = []string{"org.opencontainers.image.revision=abc"} }, "cannot be overridden"},
 		{"env", func(o *Request) { o.Env = []string{"=x"} }, "key=value"},
-		{"port", func(o *Request) { o.Port = 70000 }, "out of range"},
+		{"port", func(o *Request) { o.Ports = []string{"70000"} }, "1 to 65535"},
+		{"udp port", func(o *Request) { o.Ports = []string{"53/udp"} }, ""},
+		{"no port", func(o *Request) { o.Ports = []string{"none"} }, ""},
+		{"env with space in key", func(o *Request) { o.Env = []string{"A B=c"} }, "key=value"},
+		{"env with line break", func(o *Request) { o.Env = []string{"K\nEY=v"} }, "key=value"},
+		{"blank label key", func(o *Request) { o.Labels = []string{" =v"} }, "key=value"},
+		{"annotation", func(o *Request) { o.Annotations = []string{"team=core"} }, ""},
+		{"relative workdir", func(o *Request) { o.WorkingDir = "srv" }, "absolute"},
+		{"stop signal", func(o *Request) { o.StopSignal = "SIGINT" }, ""},
+		{"bad stop signal", func(o *Request) { o.StopSignal = "term" }, "signal"},
+		{"healthcheck none", func(o *Request) { o.Healthcheck = "none" }, ""},
+		{"healthcheck cmd", func(o *Request) { o.Healthcheck = "cmd:healthcheck" }, ""},
+		{"healthcheck http", func(o *Request) { o.Healthcheck = "http:8080/healthz" }, ""},
+		{"healthcheck bad", func(o *Request) { o.Healthcheck = "curl localhost" }, "use none, cmd:ARGS"},
+		{"healthcheck bad port", func(o *Request) { o.Healthcheck = "http:0/x" }, "1 to 65535"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ok

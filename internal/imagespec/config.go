@@ -1,11 +1,13 @@
 // Package imagespec decides everything an image says of itself: its
-// config (entrypoint, user, environment, ports, healthcheck, stop signal,
-// time, platform), its labels and annotations, its history, and the index
-// that joins several platforms' images. No other package sets any of these.
+// config (entrypoint, arguments, user, environment, ports, healthcheck,
+// stop signal, working directory, time, platform), its labels and
+// annotations, its history, and the index that joins several platforms'
+// images. No other package sets any of these.
 package imagespec
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -14,42 +16,50 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Spec is the configuration laid over a base image's. Entrypoint, Created
-// and Platform are always written; the other fields keep what the base has
-// when zero.
+// Spec is the configuration laid over a base image's. It says only what
+// the service asked for: the base's User, Env, WorkingDir and labels stay
+// unless a field sets them (but for labels that describe the base itself);
+// the base's own command, ports and healthcheck, which describe another
+// program, never do.
 type Spec struct {
 	// Entrypoint is the binary's absolute path inside the image.
 	Entrypoint string
-	// User is "uid[:gid]" or a name, as in the OCI config.
+	// Args are the default arguments after it.
+	Args []string
+	// User is "uid[:gid]", as in the OCI config; the base's when empty.
 	User string
 	// Env entries "KEY=value" are set over the base's, key by key.
 	Env []string
-	// Ports are exposed, as "8080/tcp".
+	// Ports are exposed, as "8080/tcp"; none when empty.
 	Ports []string
 	// Labels are set on the config; those under org.opencontainers.image.
 	// are also set as manifest annotations.
 	Labels map[string]string
+	// Annotations are set on the manifest.
+	Annotations map[string]string
+	// WorkingDir is where the entrypoint starts; the base's when empty.
+	WorkingDir string
+	// StopSignal asks the service to stop; none (the runtime's SIGTERM)
+	// when empty.
+	StopSignal string
+	// Healthcheck, when not nil, tells whether the service is healthy.
+	Healthcheck *v1.HealthConfig
 	// Created is the image's creation time: the commit's, never the clock's.
 	Created time.Time
 	// Platform is written to the config.
 	Platform v1.Platform
-	// Healthcheck runs the entrypoint with this argument, when not empty.
-	Healthcheck string
-	// History says what made the application layer.
+}
+
+// Layer is a layer to lay over the base, with the history entry that
+// says what made it.
+type Layer struct {
+	Layer   v1.Layer
 	History string
 }
 
-// Healthcheck timings written to the config.
-const (
-	HealthInterval    = 30 * time.Second
-	HealthTimeout     = 3 * time.Second
-	HealthStartPeriod = 5 * time.Second
-	HealthRetries     = 3
-)
-
-// Append lays bin over base and sets the configuration spec describes. The
-// result uses OCI media types throughout.
-func Append(base v1.Image, bin v1.Layer, spec Spec) (v1.Image, error) {
+// Append lays layers over base and sets the configuration spec describes.
+// The result uses OCI media types throughout.
+func Append(base v1.Image, layers []Layer, spec Spec) (v1.Image, error) {
 	mt, err := base.MediaType()
 	if err != nil {
 		return nil, fmt.Errorf("reading the base media type: %w", err)
@@ -57,11 +67,15 @@ func Append(base v1.Image, bin v1.Layer, spec Spec) (v1.Image, error) {
 	if mt != types.OCIManifestSchema1 {
 		return nil, fmt.Errorf("base has media type %s: only OCI bases are supported", mt)
 	}
-	img, err := mutate.Append(base, mutate.Addendum{
-		Layer:     bin,
-		MediaType: types.OCILayer,
-		History:   v1.History{Created: v1.Time{Time: spec.Created.UTC()}, CreatedBy: spec.History},
-	})
+	adds := make([]mutate.Addendum, len(layers))
+	for i, l := range layers {
+		adds[i] = mutate.Addendum{
+			Layer:     l.Layer,
+			MediaType: types.OCILayer,
+			History:   v1.History{Created: v1.Time{Time: spec.Created.UTC()}, CreatedBy: l.History},
+		}
+	}
+	img, err := mutate.Append(base, adds...)
 	if err != nil {
 		return nil, fmt.Errorf("appending the application layer: %w", err)
 	}
@@ -75,7 +89,9 @@ func Append(base v1.Image, bin v1.Layer, spec Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting the image config: %w", err)
 	}
-	if ann := annotations(spec.Labels); len(ann) > 0 {
+	ann := annotations(spec.Labels)
+	maps.Copy(ann, spec.Annotations)
+	if len(ann) > 0 {
 		img = mutate.Annotations(img, ann).(v1.Image)
 	}
 	return img, nil
@@ -88,11 +104,15 @@ func configure(cf *v1.ConfigFile, spec Spec) {
 	cf.Variant = spec.Platform.Variant
 	c := &cf.Config
 	c.Entrypoint = []string{spec.Entrypoint}
-	c.Cmd = nil
+	c.Cmd = append([]string(nil), spec.Args...)
 	if spec.User != "" {
 		c.User = spec.User
 	}
+	if spec.WorkingDir != "" {
+		c.WorkingDir = spec.WorkingDir
+	}
 	c.Env = MergeEnv(c.Env, spec.Env)
+	c.ExposedPorts = nil
 	if len(spec.Ports) > 0 {
 		c.ExposedPorts = map[string]struct{}{}
 		for _, p := range spec.Ports {
@@ -108,19 +128,9 @@ func configure(cf *v1.ConfigFile, spec Spec) {
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
 	}
-	for k, v := range spec.Labels {
-		c.Labels[k] = v
-	}
-	c.StopSignal = "SIGTERM"
-	if spec.Healthcheck != "" {
-		c.Healthcheck = &v1.HealthConfig{
-			Test:        []string{"CMD", spec.Entrypoint, spec.Healthcheck},
-			Interval:    HealthInterval,
-			Timeout:     HealthTimeout,
-			StartPeriod: HealthStartPeriod,
-			Retries:     HealthRetries,
-		}
-	}
+	maps.Copy(c.Labels, spec.Labels)
+	c.StopSignal = spec.StopSignal
+	c.Healthcheck = spec.Healthcheck
 }
 
 // MergeEnv returns base with each "KEY=value" of over set, replacing an entry

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -58,6 +59,10 @@ var baseConfig = v1.Config{
 	WorkingDir: "/home/nonroot",
 	Env:        []string{"PATH=/bin", "HOME=/home/nonroot"},
 	Labels:     map[string]string{"base.label": "kept"},
+	// What describes the base's own program goes.
+	ExposedPorts: map[string]struct{}{"80/tcp": {}},
+	Healthcheck:  &v1.HealthConfig{Test: []string{"CMD", "/old", "check"}},
+	StopSignal:   "SIGQUIT",
 }
 
 // ociBase returns a one-layer image with OCI media types throughout.
@@ -107,15 +112,20 @@ var fullSpec = imagespec.Spec{
 		"com.example.team":                 "payments",
 		"org.opencontainers.imagefoo":      "not an OCI key",
 	},
+	Annotations: map[string]string{"com.example.owner": "payments"},
+	Args:        []string{"--log-json"},
+	WorkingDir:  "/srv",
+	StopSignal:  "SIGINT",
 	Created:     created.In(time.FixedZone("CEST", 2*3600)),
 	Platform:    v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"},
-	Healthcheck: "healthcheck",
-	History:     "go build ./cmd/app",
+	Healthcheck: imagespec.Healthcheck([]string{"/usr/local/bin/app", "healthcheck"}, imagespec.Timing{Retries: 5}),
 }
+
+const history = "go build example.com/app"
 
 func appendImage(t *testing.T, base v1.Image, bin v1.Layer, spec imagespec.Spec) v1.Image {
 	t.Helper()
-	img, err := imagespec.Append(base, bin, spec)
+	img, err := imagespec.Append(base, []imagespec.Layer{{Layer: bin, History: history}}, spec)
 	if err != nil {
 		t.Fatalf("Append: %v", err)
 	}
@@ -152,6 +162,7 @@ func TestAppend(t *testing.T) {
 	wantAnn := map[string]string{
 		"org.opencontainers.image.source":  "https://github.com/org/app",
 		"org.opencontainers.image.version": "v1.2.3",
+		"com.example.owner":                "payments",
 	}
 	if diff := cmp.Diff(wantAnn, m.Annotations); diff != "" {
 		t.Errorf("manifest annotations (-want +got):\n%s", diff)
@@ -163,7 +174,8 @@ func TestAppend(t *testing.T) {
 	}
 	want := *baseConfig.DeepCopy()
 	want.Entrypoint = []string{"/usr/local/bin/app"}
-	want.Cmd = nil
+	want.Cmd = []string{"--log-json"}
+	want.WorkingDir = "/srv"
 	want.User = "1000:1000"
 	want.Env = []string{"PATH=/bin", "HOME=/home/app", "PORT=8080"}
 	want.ExposedPorts = map[string]struct{}{"8080/tcp": {}, "9090/udp": {}}
@@ -174,13 +186,13 @@ func TestAppend(t *testing.T) {
 		"com.example.team":                 "payments",
 		"org.opencontainers.imagefoo":      "not an OCI key",
 	}
-	want.StopSignal = "SIGTERM"
+	want.StopSignal = "SIGINT"
 	want.Healthcheck = &v1.HealthConfig{
 		Test:        []string{"CMD", "/usr/local/bin/app", "healthcheck"},
 		Interval:    30 * time.Second,
 		Timeout:     3 * time.Second,
 		StartPeriod: 5 * time.Second,
-		Retries:     3,
+		Retries:     5,
 	}
 	if diff := cmp.Diff(want, cf.Config); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -196,16 +208,18 @@ func TestAppend(t *testing.T) {
 		t.Fatalf("config has no history")
 	}
 	h := cf.History[len(cf.History)-1]
-	if h.CreatedBy != fullSpec.History || !h.Created.Time.Equal(created) || h.EmptyLayer {
-		t.Errorf("last history = %+v, want created_by %q at %v for a layer", h, fullSpec.History, created)
+	if h.CreatedBy != history || !h.Created.Time.Equal(created) || h.EmptyLayer {
+		t.Errorf("last history = %+v, want created_by %q at %v for a layer", h, history, created)
 	}
 	if got, want := len(cf.RootFS.DiffIDs), 2; got != want {
 		t.Errorf("config has %d diff IDs, want %d", got, want)
 	}
 }
 
-// A spec without a user, ports, labels or health check keeps the base's and
-// adds no manifest annotations.
+// A spec without a user, ports, labels or health check keeps the base's
+// user, environment, working directory and labels, adds no manifest
+// annotations, and drops what describes the base's own program: its
+// command, ports, healthcheck and stop signal.
 func TestAppendMinimalSpec(t *testing.T) {
 	img := appendImage(t, ociBase(t), binLayer(t), imagespec.Spec{
 		Entrypoint: "/usr/local/bin/app",
@@ -226,8 +240,10 @@ func TestAppendMinimalSpec(t *testing.T) {
 	want := *baseConfig.DeepCopy()
 	want.Entrypoint = []string{"/usr/local/bin/app"}
 	want.Cmd = nil
-	want.StopSignal = "SIGTERM"
-	if diff := cmp.Diff(want, cf.Config); diff != "" {
+	want.ExposedPorts = nil
+	want.Healthcheck = nil
+	want.StopSignal = ""
+	if diff := cmp.Diff(want, cf.Config, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 }
@@ -245,7 +261,7 @@ func TestAppendRejectsNonOCIBase(t *testing.T) {
 		{"docker empty image", empty.Image},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if img, err := imagespec.Append(tc.base, binLayer(t), fullSpec); err == nil {
+			if img, err := imagespec.Append(tc.base, []imagespec.Layer{{Layer: binLayer(t)}}, fullSpec); err == nil {
 				t.Errorf("Append onto a %s = %v, want an error", tc.name, img)
 			}
 		})

@@ -42,6 +42,8 @@ type Build struct {
 	Env     []string `yaml:"env"`
 	Flags   []string `yaml:"flags"`
 	Ldflags []string `yaml:"ldflags"`
+	// Image holds the service's image settings; nil when it has none.
+	Image *Image `yaml:"-"`
 }
 
 // The keys builder reads; any other is reported in Config.Ignored.
@@ -49,7 +51,7 @@ var (
 	knownTop = map[string]bool{"defaultBaseImage": true, "baseImageOverrides": true, "defaultPlatforms": true,
 		"defaultEnv": true, "defaultFlags": true, "defaultLdflags": true, "builds": true}
 	knownBuild = map[string]bool{"id": true, "dir": true, "main": true, "env": true,
-		"flags": true, "ldflags": true}
+		"flags": true, "ldflags": true, "builder": true}
 )
 
 // Load reads the file at p. A missing file gives an empty Config and no error.
@@ -75,6 +77,9 @@ func Parse(data []byte, dir string) (*Config, error) {
 		return cfg, nil
 	}
 	if err := node.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("parsing .ko.yaml: %w", err)
+	}
+	if err := cfg.imageSettings(node.Content[0]); err != nil {
 		return nil, fmt.Errorf("parsing .ko.yaml: %w", err)
 	}
 	cfg.Ignored = ignored(node.Content[0])

@@ -19,7 +19,8 @@ const None = "none"
 
 // Options are what the user asked a build for.
 type Options struct {
-	// Path is the main package's directory; source.DefaultPath when empty.
+	// Path names the main package: a directory or an import path; when
+	// empty, the only one .ko.yaml or the module has (see source.Find).
 	Path string
 	// Build describes the image.
 	Build build.Request
@@ -72,7 +73,7 @@ func Build(ctx context.Context, o Options, env build.Env) (build.Result, error) 
 		return build.Result{}, err
 	}
 	o.Build.SBOM, o.Build.Provenance = file(o.SBOM) != "", file(o.Provenance) != ""
-	src, err := source.Read(ctx, o.Path)
+	src, err := source.Read(ctx, o.Path, env.KoConfig)
 	if err != nil {
 		return build.Result{}, err
 	}

@@ -156,3 +156,47 @@ func TestMultiPlatformTarballRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDigestIndependentOfCheckout: the same commit gives one digest from
+// clones in directories of other names, and from every spelling of the
+// package: relative, ./x/, absolute, import path.
+func TestDigestIndependentOfCheckout(t *testing.T) {
+	var digests []string
+	for _, clone := range []string{"hello", "hello-copy"} {
+		root := filepath.Join(t.TempDir(), clone)
+		src := filepath.Dir(moduletest.Hello(t, map[string]string{".ko.yaml": "builds:\n- main: ./hello\n  builder:\n    ports: [\"8080\"]\n    healthcheck: {http: /healthz}\n"}))
+		if err := os.Rename(src, root); err != nil {
+			t.Fatal(err)
+		}
+		moduletest.Commit(t, root)
+		t.Chdir(root)
+		for _, arg := range []string{"./hello", "hello", "./hello/", filepath.Join(root, "hello"), "example.com/hello/hello", ""} {
+			o := buildOptions(arg)
+			out := t.TempDir()
+			o.OCILayout, o.SBOM, o.Provenance = filepath.Join(out, "layout"), filepath.Join(out, "sbom.json"), filepath.Join(out, "prov.json")
+			res, err := o.build(context.Background())
+			if err != nil {
+				t.Fatalf("building %q in %s: %v", arg, clone, err)
+			}
+			digests = append(digests, res.Digest.String())
+			if len(res.Records.SBOMs) != 1 || res.Records.Provenance == nil {
+				t.Fatalf("building %q made no records", arg)
+			}
+			if data := string(res.Records.SBOMs[0]) + string(res.Records.Provenance); strings.Contains(data, root) {
+				t.Errorf("the records of %q name the checkout's path %s", arg, root)
+			}
+			cf, err := res.Image.RawConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(cf), root) {
+				t.Errorf("the config of %q names the checkout: %s", arg, cf)
+			}
+		}
+	}
+	for _, d := range digests[1:] {
+		if d != digests[0] {
+			t.Fatalf("digests differ: %v", digests)
+		}
+	}
+}

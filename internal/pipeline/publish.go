@@ -54,7 +54,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	src, err := source.Read(ctx, o.Path)
+	src, err := source.Read(ctx, o.Path, env.KoConfig)
 	if err != nil {
 		return Result{}, err
 	}

@@ -13,10 +13,11 @@ var stages = []string{
 	"internal/trace", "internal/atomicfile", "internal/platform",
 	// Source: the checkout, the settings, the package.
 	"internal/vcs", "internal/koconfig", "internal/source",
-	// Binary.
-	"internal/gobuild",
+	// Binaries: the service's, and builder's healthcheck probe (its src/
+	// is the probe's own main package, which imports nothing of builder).
+	"internal/gobuild", "internal/probe/src",
 	// Layers, and the cache that keeps them (and binaries and bases).
-	"internal/cache", "internal/layers",
+	"internal/cache", "internal/probe", "internal/layers",
 	// The registry client, which bases and delivery both use.
 	"internal/registry",
 	// Image: what it says of itself, what it is built on, its records,

@@ -1,0 +1,125 @@
+package probe_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/probe"
+)
+
+func host() v1.Platform { return v1.Platform{OS: "linux", Architecture: runtime.GOARCH} }
+
+// TestProbe compiles the probe for this machine and runs it against a
+// loopback server: 2xx and 3xx are healthy; 5xx, 404, a closed port, a
+// server that never answers and bad arguments are not.
+func TestProbe(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the probe is a linux program")
+	}
+	bin, unlock, err := probe.Build(context.Background(), cache.Cache{Scratch: t.TempDir()}, host(), os.Environ())
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	defer unlock()
+	if err := gobuild.CheckStatic(bin); err != nil {
+		t.Errorf("probe: %v", err)
+	}
+	if fi, err := os.Stat(bin); err == nil {
+		t.Logf("probe binary: %d bytes", fi.Size())
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.WriteHeader(http.StatusOK)
+		case "/moved":
+			http.Redirect(w, r, "/healthz", http.StatusFound)
+		case "/sick":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	url := func(p int, path string) string { return "http://127.0.0.1:" + strconv.Itoa(p) + path }
+	for _, tc := range []struct {
+		args    []string
+		healthy bool
+	}{
+		{[]string{url(port, "/healthz")}, true},
+		{[]string{"http://localhost:" + strconv.Itoa(port) + "/healthz", "5"}, true},
+		{[]string{url(port, "/moved")}, true},
+		{[]string{url(port, "/sick")}, false},
+		{[]string{url(port, "/nope")}, false},
+		{[]string{url(closedPort, "/healthz")}, false},
+		{[]string{url(silent.Addr().(*net.TCPAddr).Port, "/healthz"), "1"}, false},
+		{[]string{"http://example.com/healthz"}, false},
+		{[]string{url(port, "/healthz"), "0"}, false},
+		{nil, false},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := exec.Command(bin, tc.args...).CombinedOutput()
+			if healthy := err == nil; healthy != tc.healthy {
+				t.Errorf("probe %q: healthy %v, want %v (%v: %s)", tc.args, healthy, tc.healthy, err, out)
+			}
+			if !tc.healthy && !strings.HasPrefix(string(out), "probe: ") {
+				t.Errorf("probe %q says %q, want one line beginning with probe:", tc.args, out)
+			}
+		})
+	}
+}
+
+// TestBuildIsCachedAndDeterministic: with a cache, a second build of the
+// probe skips go build and gives the same bytes as one without a cache.
+func TestBuildIsCachedAndDeterministic(t *testing.T) {
+	c := cache.Cache{Dir: t.TempDir(), Scratch: t.TempDir()}
+	var mtimes []time.Time
+	read := func(c cache.Cache) []byte {
+		bin, unlock, err := probe.Build(context.Background(), c, host(), os.Environ())
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		defer unlock()
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(bin); err == nil {
+			mtimes = append(mtimes, fi.ModTime())
+		}
+		return data
+	}
+	first := read(c)
+	second := read(c)
+	if !mtimes[0].Equal(mtimes[1]) {
+		t.Error("the cached probe was built again")
+	}
+	uncached := read(cache.Cache{Scratch: t.TempDir()})
+	if string(first) != string(second) || string(first) != string(uncached) {
+		t.Error("probe builds differ")
+	}
+}
