@@ -218,11 +218,49 @@ func fromTarball(spec string) (*Base, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading base %s: %w", spec, err)
 	}
+	if err := checkDiffIDs(img); err != nil {
+		return nil, fmt.Errorf("reading base %s: %w", spec, err)
+	}
 	d, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("reading base %s: %w", spec, err)
 	}
 	return &Base{Name: spec, Digest: d, image: img}, nil
+}
+
+// checkDiffIDs reads every layer of img, whose digests a docker-archive
+// does not state, and checks its content against the diff ID its config
+// gives it, which an image built on it would repeat.
+func checkDiffIDs(img v1.Image) error {
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	if len(cf.RootFS.DiffIDs) != len(ls) {
+		return fmt.Errorf("the config names %d layers, the archive has %d", len(cf.RootFS.DiffIDs), len(ls))
+	}
+	for i, l := range ls {
+		want := cf.RootFS.DiffIDs[i]
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		got, _, err := v1.SHA256(rc)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		if got != want {
+			return fmt.Errorf("layer %d: content hashes to %s, but the config's diff ID is %s: %w", i+1, got, want, ErrBlobMismatch)
+		}
+	}
+	return nil
 }
 
 // splitPathRef splits "FILE:REPO[:TAG]" at the first colon that is followed

@@ -2,7 +2,9 @@ package base_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
@@ -151,4 +154,35 @@ func TestResolveDockerArchive(t *testing.T) {
 		_, err := base.Resolve(context.Background(), "docker-archive:"+filepath.Join(dir, "nope.tar"), options(""))
 		checkErr(t, err, "nope.tar")
 	})
+}
+
+// A docker-archive states no layer digest, but its config states each
+// layer's diff ID, which an image built on it repeats: a layer whose content
+// is not what its diff ID says is refused.
+func TestResolveDockerArchiveVerifiesLayers(t *testing.T) {
+	img := basetest.Image(t, amd64, basetest.Docker)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatalf("ConfigFile: %v", err)
+	}
+	cf = cf.DeepCopy()
+	real := cf.RootFS.DiffIDs[0]
+	cf.RootFS.DiffIDs[0] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	lying, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatalf("mutate.ConfigFile: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "base.tar")
+	tag, err := name.NewTag("example.com/base:v1")
+	if err != nil {
+		t.Fatalf("NewTag: %v", err)
+	}
+	if err := tarball.WriteToFile(p, tag, lying); err != nil {
+		t.Fatalf("tarball.WriteToFile: %v", err)
+	}
+	_, err = base.Resolve(context.Background(), "docker-archive:"+p, options(""))
+	if !errors.Is(err, base.ErrBlobMismatch) {
+		t.Fatalf("Resolve = %v, want ErrBlobMismatch", err)
+	}
+	checkErr(t, err, "layer 1: content hashes to "+real.String(), "diff ID is sha256:abab")
 }
