@@ -35,6 +35,13 @@ type containerSpec struct {
 	User  *user             // the image's user when nil
 	Env   []string          // KEY=value pairs set over the image's
 	Files map[string]string // host files copied into the rootfs, mode 0755, by their path there
+	// Port is the port the image's own settings make the service listen
+	// on; when 0, a free port is given to it as PORT (unless ReadyLog is
+	// set: a service without HTTP needs none).
+	Port int
+	// Ready is the path that answers 200 once the service is up,
+	// /healthz when empty; with ReadyLog set, that line on stdout instead.
+	Ready, ReadyLog string
 }
 
 // container is the image run by runc in the foreground, on the host's
@@ -85,7 +92,7 @@ func startContainer(t *testing.T, spec containerSpec) *container {
 		name:     fmt.Sprintf("builder-e2e-%d-%d", os.Getpid(), containerSeq.Add(1)),
 		runcRoot: filepath.Join(dir, "runc"),
 		bundle:   filepath.Join(dir, "bundle"),
-		port:     freePort(t),
+		port:     spec.Port,
 		stdout:   &syncBuffer{},
 		stderr:   &syncBuffer{},
 		done:     make(chan struct{}),
@@ -96,7 +103,11 @@ func startContainer(t *testing.T, spec containerSpec) *container {
 	if err != nil {
 		t.Fatalf("unpacking the image: %v", err)
 	}
-	env := append([]string{"PORT=" + strconv.Itoa(c.port)}, spec.Env...)
+	env := spec.Env
+	if c.port == 0 && spec.ReadyLog == "" {
+		c.port = freePort(t)
+		env = append([]string{"PORT=" + strconv.Itoa(c.port)}, spec.Env...)
+	}
 	editConfig(t, filepath.Join(c.bundle, "config.json"), spec.User, env)
 	for dst, src := range spec.Files {
 		copyFile(t, src, filepath.Join(c.bundle, "rootfs", dst))
@@ -112,7 +123,14 @@ func startContainer(t *testing.T, spec containerSpec) *container {
 		close(c.done)
 	}()
 	t.Cleanup(func() { c.remove(t) })
-	c.waitHealthy(t)
+	switch {
+	case spec.ReadyLog != "":
+		c.waitLog(t, spec.ReadyLog)
+	case spec.Ready != "":
+		c.waitHealthy(t, spec.Ready)
+	default:
+		c.waitHealthy(t, "/healthz")
+	}
 	return c
 }
 
@@ -242,12 +260,12 @@ func (c *container) get(t *testing.T, path string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// waitHealthy polls /healthz until it answers 200, failing t if the
-// container exits or startTimeout passes first.
-func (c *container) waitHealthy(t *testing.T) {
+// waitHealthy polls path until it answers 200, failing t if the container
+// exits or startTimeout passes first.
+func (c *container) waitHealthy(t *testing.T, path string) {
 	t.Helper()
 	client := http.Client{Timeout: time.Second}
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", c.port)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", c.port, path)
 	deadline := time.After(startTimeout)
 	var last error
 	for {
@@ -262,9 +280,25 @@ func (c *container) waitHealthy(t *testing.T) {
 		last = err
 		select {
 		case <-c.done:
-			t.Fatalf("the container exited before answering /healthz: %v\n%s", c.err, c.logs())
+			t.Fatalf("the container exited before answering %s: %v\n%s", path, c.err, c.logs())
 		case <-deadline:
-			t.Fatalf("/healthz did not answer 200 within %s: %v\n%s", startTimeout, last, c.logs())
+			t.Fatalf("%s did not answer 200 within %s: %v\n%s", path, startTimeout, last, c.logs())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitLog waits until the container's stdout holds line, failing t if the
+// container exits or startTimeout passes first.
+func (c *container) waitLog(t *testing.T, line string) {
+	t.Helper()
+	deadline := time.After(startTimeout)
+	for !strings.Contains(c.stdout.String(), line) {
+		select {
+		case <-c.done:
+			t.Fatalf("the container exited before printing %q: %v\n%s", line, c.err, c.logs())
+		case <-deadline:
+			t.Fatalf("the container did not print %q within %s\n%s", line, startTimeout, c.logs())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -154,6 +154,10 @@ func (pl *Planned) render(b koconfig.Build, found bool) error {
 	}
 	pl.kob = b
 	pl.kob.Dir = dir
-	pl.settings = attest.BuildSettings{Package: "./" + filepath.ToSlash(rel), Flags: flags, Ldflags: strings.Join(ld, " "), Env: b.Env}
+	pkg := "./" + filepath.ToSlash(rel)
+	if rel == "." {
+		pkg = "."
+	}
+	pl.settings = attest.BuildSettings{Package: pkg, Flags: flags, Ldflags: strings.Join(ld, " "), Env: b.Env}
 	return nil
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +50,10 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 		if fresh {
 			pl.env.Trace.Mark("binary up to date " + p.String())
 		}
+	}
+	var ce *gobuild.CompileError
+	if errors.As(err, &ce) {
+		ce.Package = pl.src.ImportPath
 	}
 	if err != nil {
 		return PlatformImage{}, err

@@ -31,6 +31,8 @@ func Explain(reg name.Registry, err error) error {
 	var dns *net.DNSError
 	mismatch := errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 	switch {
+	case errors.Is(err, ErrIdle), errors.Is(err, ErrTooLarge):
+		return oneLine(err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted: %w", err)
 	case errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized:
@@ -71,11 +73,17 @@ func isTimeout(err error) bool {
 }
 
 // isDroppedConnection says whether an upload broke off midway and is worth
-// starting again.
+// starting again: a failure the transport could not retry itself, because
+// the request's body was a stream it cannot send twice. What the transport
+// did retry (a replayable request, or one that spent its retries) is not
+// retried again.
 func isDroppedConnection(err error) bool {
+	if errors.Is(err, ErrRetriesSpent) {
+		return false
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		return te.Temporary()
+		return te.Temporary() && te.Request != nil && !replayable(te.Request)
 	}
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)

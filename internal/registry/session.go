@@ -46,14 +46,25 @@ func (c Client) Options() []remote.Option {
 	if c.Keychain == nil {
 		c.Keychain = authn.DefaultKeychain
 	}
+	t := c.transport()
+	// Retries are bounded by the transport's budget, which ggcr's
+	// restarts draw on too.
+	var budget *retryBudget
+	if r, ok := t.(*retrying); ok {
+		budget = r.budget
+	}
 	return []remote.Option{
 		remote.WithAuthFromKeychain(c.Keychain),
-		remote.WithTransport(c.transport()),
-		// The transport retries statuses and connection failures itself;
-		// ggcr restarts an upload whose stream broke.
+		remote.WithTransport(t),
+		// The transport retries statuses and connection failures itself,
+		// where it can send the request again; ggcr restarts an upload
+		// whose stream broke, which the transport cannot replay, after a
+		// constant FirstBackoff.
 		remote.WithRetryStatusCodes(),
-		remote.WithRetryPredicate(isDroppedConnection),
-		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 2, Steps: 3}),
+		remote.WithRetryPredicate(func(err error) bool {
+			return isDroppedConnection(err) && budget.take(FirstBackoff)
+		}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: FirstBackoff, Factor: 1, Steps: 3}),
 	}
 }
 
@@ -126,7 +137,7 @@ func (c Client) Open(repo name.Repository) (*Session, error) {
 
 // Tags lists the repository's tags; one that does not exist yet has none.
 func (s *Session) Tags(ctx context.Context) ([]string, error) {
-	tags, err := s.puller.List(ctx, s.repo)
+	tags, err := s.puller.List(withTagListBudget(ctx), s.repo)
 	if isNotFound(err) {
 		return nil, nil
 	}

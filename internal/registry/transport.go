@@ -2,13 +2,11 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,14 +14,25 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// Bounds on registry traffic. With them an unreachable registry fails within
-// about 30 seconds: each of MaxAttempts connection attempts is bounded by
-// DialTimeout, with backoff between them.
-const (
+// Bounds on registry traffic, variables so that tests can shorten them.
+// With them an unreachable registry fails within about 30 seconds: each of
+// MaxAttempts connection attempts is bounded by DialTimeout, with backoff
+// between them; a registry that stops sending fails a request after
+// IdleTimeout; and however many requests fail, a run retries at most
+// RunRetries times and waits at most RunRetryWait for them in all.
+var (
 	DialTimeout   = 5 * time.Second
+	IdleTimeout   = 60 * time.Second
 	MaxAttempts   = 4
 	FirstBackoff  = 500 * time.Millisecond
 	MaxRetryAfter = 30 * time.Second
+	RunRetries    = 16
+	RunRetryWait  = 60 * time.Second
+	// MaxManifestBytes bounds a response read into memory: a manifest,
+	// index, token or error; MaxTagListBytes a tag list, all its pages
+	// together. Blobs are streamed and checked against their digest.
+	MaxManifestBytes int64 = 4 << 20
+	MaxTagListBytes  int64 = 64 << 20
 )
 
 // ErrPlainHTTP is returned for a plain-HTTP request to a registry that is
@@ -33,21 +42,26 @@ var ErrPlainHTTP = errors.New("plain HTTP is only used for loopback registries")
 // NewTransport returns the transport for registry traffic, over base (a
 // clone of remote.DefaultTransport when nil): TLS verified against the system
 // roots (SSL_CERT_FILE included); plain HTTP only to loopback hosts and the
-// hosts in insecure; and requests retried with backoff on 408, 429, 5xx and
-// dropped connections, honouring Retry-After.
+// hosts in insecure; a request failed when the registry sends nothing for
+// IdleTimeout, and an answer read into memory bounded in size; and requests
+// retried with backoff on 408, 429, 5xx and dropped connections, honouring
+// Retry-After, within one retry budget for everything the transport carries
+// (RunRetries, RunRetryWait): a run uses one transport.
 func NewTransport(base http.RoundTripper, insecure []string) http.RoundTripper {
 	if base == nil {
 		t := remote.DefaultTransport.(*http.Transport).Clone()
 		t.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 		t.TLSHandshakeTimeout = DialTimeout
-		t.ResponseHeaderTimeout = 60 * time.Second
+		// A backstop: watched fails a silent request after IdleTimeout.
+		t.ResponseHeaderTimeout = 2 * IdleTimeout
 		base = t
 	}
 	allowed := map[string]bool{}
 	for _, h := range insecure {
 		allowed[h] = true
 	}
-	return &retrying{inner: &httpGuard{inner: base, insecure: allowed}, sleep: sleepCtx}
+	guarded := &httpGuard{inner: base, insecure: allowed}
+	return &retrying{inner: &watched{inner: guarded, idle: IdleTimeout}, sleep: sleepCtx, budget: newRetryBudget()}
 }
 
 // errSpeaksHTTP fails an HTTPS request to a registry known to answer plain
@@ -115,94 +129,4 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-type retrying struct {
-	inner http.RoundTripper
-	sleep func(context.Context, time.Duration) error
-}
-
-func (r *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	backoff := FirstBackoff
-	for attempt := 1; ; attempt++ {
-		resp, err := r.inner.RoundTrip(req)
-		if attempt == MaxAttempts || !replayable {
-			return resp, err
-		}
-		wait, again := retryAfter(resp, err, backoff)
-		if !again {
-			return resp, err
-		}
-		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			_ = resp.Body.Close()
-		}
-		if err := r.sleep(req.Context(), wait); err != nil {
-			return nil, err
-		}
-		backoff *= 2
-		if req, err = rewind(req); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// retryAfter says whether a response or error is worth another try, and
-// after how long: the server's Retry-After when it gives one (capped at
-// MaxRetryAfter), else backoff.
-func retryAfter(resp *http.Response, err error, backoff time.Duration) (time.Duration, bool) {
-	if err != nil {
-		var dns *net.DNSError
-		if errors.As(err, &dns) || errors.Is(err, ErrPlainHTTP) || errors.Is(err, errSpeaksHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return 0, false
-		}
-		// A plain-HTTP answer to HTTPS, or a certificate that does not
-		// verify, fails the same way every time.
-		var plain tls.RecordHeaderError
-		var cert *tls.CertificateVerificationError
-		if errors.As(err, &plain) || errors.As(err, &cert) {
-			return 0, false
-		}
-		return backoff, true
-	}
-	switch resp.StatusCode {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-	default:
-		return 0, false
-	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
-			return min(time.Duration(secs)*time.Second, MaxRetryAfter), true
-		}
-		if at, err := http.ParseTime(ra); err == nil {
-			return min(max(time.Until(at), 0), MaxRetryAfter), true
-		}
-	}
-	return backoff, true
-}
-
-func rewind(req *http.Request) (*http.Request, error) {
-	if req.GetBody == nil {
-		return req, nil
-	}
-	body, err := req.GetBody()
-	if err != nil {
-		return nil, fmt.Errorf("replaying the request body: %w", err)
-	}
-	next := req.Clone(req.Context())
-	next.Body = body
-	return next, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

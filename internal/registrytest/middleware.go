@@ -40,7 +40,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.record(rec)
 	switch {
 	case f != nil:
-		spoil(w, *f)
+		r.spoil(w, req, *f)
 	case !authOK:
 		w.Header().Set("WWW-Authenticate", `Basic realm="test registry"`)
 		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)

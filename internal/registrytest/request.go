@@ -14,7 +14,9 @@ const (
 	KindUpload         = "upload"          // POST, PATCH or PUT under /blobs/uploads/
 	KindManifestDigest = "manifest-digest" // PUT of a manifest by digest
 	KindManifestTag    = "manifest-tag"    // PUT of a manifest by tag
-	KindOther          = "other"           // manifest reads, tag lists
+	KindManifestRead   = "manifest-read"   // HEAD or GET of a manifest
+	KindTagList        = "tag-list"        // GET of the tag list
+	KindOther          = "other"           // anything else: referrers, catalog
 )
 
 // Request is one request the middleware saw.
@@ -53,6 +55,10 @@ func classify(req *http.Request) (kind, repo string) {
 		return KindManifestDigest, repo
 	case what == "manifests" && req.Method == http.MethodPut:
 		return KindManifestTag, repo
+	case what == "manifests" && (req.Method == http.MethodGet || req.Method == http.MethodHead):
+		return KindManifestRead, repo
+	case what == "tags" && rest == "list":
+		return KindTagList, repo
 	}
 	return KindOther, repo
 }
