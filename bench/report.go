@@ -37,6 +37,9 @@ func report(w io.Writer, e *env, res []measured) error {
 		ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
 	fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
 		ratio(med["tarball after a change/"+toolBuilder], med["tarball after a change/"+toolKo]))
+	fmt.Fprintf(w, "- builder's HTTP healthcheck probe adds %d ms to a change + publish and %d ms to a no-change publish (medians)\n",
+		(med[probeScenario+"/"+toolProbe] - med[probeScenario+"/"+toolBuilder]).Milliseconds(),
+		(med[probeNoChange+"/"+toolProbe] - med[probeNoChange+"/"+toolBuilder]).Milliseconds())
 	fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's): %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
 		maxRSS(res), rssOf(samplesOf(res, bigBinary, toolBuilder)))
 	return sizes(w, res)

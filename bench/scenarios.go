@@ -101,8 +101,24 @@ func (e *env) plan() []scenario {
 		{name: bigBinary, change: true, tools: []tool{
 			{toolBuilder, e.builderBig()},
 		}},
+		{name: probeScenario, change: true, tools: []tool{
+			{toolBuilder, e.builderPublish(onePlatform, false)},
+			{toolProbe, e.builderPublish(onePlatform, false, "--healthcheck", "http:/healthz")},
+		}},
+		{name: probeNoChange, tools: []tool{
+			{toolBuilder, e.builderPublish(onePlatform, true)},
+			{toolProbe, e.builderPublish(onePlatform, true, "--healthcheck", "http:/healthz")},
+		}},
 	}
 }
+
+// The probe scenarios measure what builder's HTTP healthcheck probe adds to
+// a build: the app with its own healthcheck command, and with the probe.
+const (
+	probeScenario = "change + publish, HTTP probe or not"
+	probeNoChange = "no-change publish, HTTP probe or not"
+	toolProbe     = "builder, HTTP probe"
+)
 
 // bigBinary builds the app with MessagePack support, a 17 MB binary, to
 // measure builder's memory on a binary of that size.
@@ -129,18 +145,23 @@ func (e *env) builderBig() func(context.Context, int) (sample, error) {
 
 // builderPublish publishes a new version each run, or the last one again
 // when same is set.
-func (e *env) builderPublish(platform string, same bool) func(context.Context, int) (sample, error) {
+func (e *env) builderPublish(platform string, same bool, flags ...string) func(context.Context, int) (sample, error) {
 	version := 0
+	minor := strings.Count(platform, ",") + 1
+	if len(flags) > 0 {
+		minor += 10
+	}
 	return func(ctx context.Context, i int) (sample, error) {
 		if !same || version == 0 {
 			version++
 		}
-		tag := fmt.Sprintf("v0.%d.%d", strings.Count(platform, ",")+1, version)
+		tag := fmt.Sprintf("v0.%d.%d", minor, version)
 		if same {
-			tag = "v0.9.1"
+			tag = fmt.Sprintf("v0.9.%d", minor)
 		}
-		return e.timed(ctx, "builder", e.builder, "publish", "./app", "--tag", tag,
-			"--repo", e.host+"/builder", "--base", e.base, "--platform", platform, "--allow-dirty")
+		args := append([]string{"publish", "./app", "--tag", tag,
+			"--repo", e.host + "/builder", "--base", e.base, "--platform", platform, "--allow-dirty"}, flags...)
+		return e.timed(ctx, "builder", e.builder, args...)
 	}
 }
 
