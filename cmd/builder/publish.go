@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -68,6 +70,12 @@ func newPublishCmd() *cobra.Command {
 			env := environment(cmd.ErrOrStderr(), client)
 			env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
 			res, err := pipeline.Publish(cmd.Context(), o, env)
+			if err != nil && res.Written != nil {
+				// Some tags are written: say exactly which, then fail.
+				if rerr := report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, asJSON); rerr != nil {
+					return rerr
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -88,7 +96,17 @@ func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
 	fmt.Fprintf(stderr, "pushed %s: %d layers, %d uploaded (%d bytes), %d already there, %d mounted\n",
 		res.Ref, res.Push.Layers, res.Push.Uploaded, res.Push.UploadedBytes, res.Push.Existing, res.Push.Mounted)
 	for _, l := range res.Left {
-		fmt.Fprintf(stderr, "left %s where it was: %s is newer\n", l.Tag, l.Newer)
+		if !slices.Contains(res.Settled, l) {
+			fmt.Fprintf(stderr, "left %s where it was: %s is newer\n", l.Tag, l.Newer)
+		}
+	}
+	for _, l := range res.Settled {
+		fmt.Fprintf(stderr, "moved %s to %s, the newest release: another publish ran at the same time\n", l.Tag, l.Newer)
+	}
+	tags := res.Moved
+	if w := res.Written; w != nil && len(w.Failed) > 0 {
+		fmt.Fprintf(stderr, "tags written: %s; not written: %s\n", list(w.Written), list(w.Failed))
+		tags = w.Written
 	}
 	if asJSON {
 		if res.Moved == nil {
@@ -101,12 +119,19 @@ func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	for _, t := range res.Moved {
+	for _, t := range tags {
 		if _, err := fmt.Fprintf(stdout, "%s:%s@%s\n", res.Repository, t, res.Digest); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func list(tags []string) string {
+	if len(tags) == 0 {
+		return "none"
+	}
+	return strings.Join(tags, ", ")
 }
 
 func firstSet(vals ...string) string {

@@ -31,6 +31,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"jsonfield":   cmdJSONField,
 	"regtags":     cmdRegTags,
 	"requireauth": cmdRequireAuth,
+	"refusetags":  cmdRefuseTags,
 }
 
 func scriptRegistry(ts *testscript.TestScript) *registrytest.Registry {
@@ -141,4 +142,15 @@ func cmdRequireAuth(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: requireauth USER PASSWORD")
 	}
 	scriptRegistry(ts).RequireAuth(args[0], args[1])
+}
+
+// cmdRefuseTags: refusetags N makes the script's registry answer the next N
+// PUTs of a manifest by tag with 403.
+func cmdRefuseTags(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: refusetags N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	scriptRegistry(ts).Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindManifestTag, N: n, Status: http.StatusForbidden})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +40,12 @@ type Result struct {
 	Version    string         `json:"version"`
 	Moved      []string       `json:"tags_moved"`
 	Left       []release.Left `json:"tags_left"`
+	// Written says which tags were written when writing them failed
+	// part way; nil before tags are written.
+	Written *release.Written `json:"tags_written,omitempty"`
+	// Settled lists the floating tags moved after writing to the highest
+	// release, because another publish ran at the same time.
+	Settled []release.Left `json:"tags_settled,omitempty"`
 	Sizes      Sizes          `json:"sizes"`
 	Platforms  []string       `json:"platforms"`
 	Push       registry.Stats `json:"-"`
@@ -107,10 +114,24 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 		return Result{}, err
 	}
 	res.Moved, res.Left = plan.Moved, plan.Left
-	if err := plan.Write(ctx, session, built.Artifact, cur); err != nil {
-		return Result{}, err
+	written, err := plan.Write(ctx, session, built.Artifact, cur)
+	res.Written = &written
+	if err != nil {
+		return res, err
 	}
 	env.Trace.Mark("tags")
+	settled, err := plan.Settle(ctx, session)
+	if err != nil {
+		return res, fmt.Errorf("checking the floating tags after writing them: %w", err)
+	}
+	for _, l := range settled {
+		if i := slices.Index(res.Moved, l.Tag); i >= 0 {
+			res.Moved = slices.Delete(res.Moved, i, i+1)
+		}
+		res.Left = append(res.Left, l)
+		res.Settled = append(res.Settled, l)
+	}
+	env.Trace.Mark("settle floating tags")
 	return res, nil
 }
 
@@ -127,6 +148,9 @@ func (o PublishOptions) check(c registry.Client) (release.Release, name.Reposito
 	for _, t := range o.ExtraTags {
 		if err := registry.ValidateTag(t); err != nil {
 			return release.Release{}, name.Repository{}, fmt.Errorf("--extra-tag: %w", err)
+		}
+		if err := rel.CheckExtra(t); err != nil {
+			return release.Release{}, name.Repository{}, err
 		}
 	}
 	if o.Repo == "" {

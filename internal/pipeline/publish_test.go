@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -327,4 +331,83 @@ func TestPublishValidatesFirst(t *testing.T) {
 			t.Errorf("Run = %v, want the compile error the cases above rely on", err)
 		}
 	})
+}
+
+// TestConcurrentPublishes publishes several versions to one repository at
+// once, in shuffled orders: every floating tag ends on the highest release
+// in its range, and every version tag on its own image.
+func TestConcurrentPublishes(t *testing.T) {
+	t.Parallel()
+	pkg := committed(t, nil)
+	versions := []string{"v1.3.0", "v1.2.0", "v1.2.1", "v1.1.0"}
+	for round := range 3 {
+		reg := registrytest.New(t, registrytest.Config{})
+		repo := reg.Host + "/app"
+		order := slices.Clone(versions)
+		rand.New(rand.NewPCG(uint64(round), 7)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		digests := map[string]string{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, v := range order {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := options(pkg, repo, v).publish(context.Background())
+				if err != nil {
+					t.Errorf("round %d, %s: %v", round, v, err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				digests[v] = res.Digest.String()
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		got := tagsOf(t, reg.Direct+"/app")
+		for tag, v := range map[string]string{"latest": "v1.3.0", "v1": "v1.3.0", "v1.3": "v1.3.0", "v1.2": "v1.2.1", "v1.1": "v1.1.0",
+			"v1.3.0": "v1.3.0", "v1.2.0": "v1.2.0", "v1.2.1": "v1.2.1", "v1.1.0": "v1.1.0"} {
+			if got[tag] != digests[v] {
+				t.Errorf("round %d (order %v): %s points at %s, want %s's %s", round, order, tag, got[tag], v, digests[v])
+			}
+		}
+	}
+}
+
+// TestPublishPartialTags: when the registry refuses some tags, the result
+// says exactly which were written and which were not, and the registry
+// holds just those.
+func TestPublishPartialTags(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	pkg, gitTag := hello(t, nil)
+	o := options(pkg, reg.Host+"/app", "v1.2.0")
+	o.SBOM, o.Provenance = pipeline.None, pipeline.None
+	reg.Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindManifestTag, N: 2, Status: http.StatusForbidden})
+	res, err := o.publish(context.Background())
+	if err == nil {
+		t.Fatal("publish worked, want an error for the refused tags")
+	}
+	w := res.Written
+	if w == nil || len(w.Failed) != 2 || len(w.Written) != 3 || w.Failed[0] != "v1.2.0" {
+		t.Fatalf("written %+v, want the version and one more refused, three written (%v)", w, err)
+	}
+	for _, tag := range w.Failed {
+		if !strings.Contains(err.Error(), tag) {
+			t.Errorf("error %q does not name the refused tag %s", err, tag)
+		}
+	}
+	got := tagsOf(t, reg.Direct+"/app")
+	want := map[string]string{}
+	for _, tag := range w.Written {
+		want[tag] = res.Digest.String()
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tags of the repository (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(append(w.Written, w.Failed...), gitTag) {
+		t.Errorf("%s is neither written nor failed: %+v", gitTag, w)
+	}
 }
