@@ -45,11 +45,11 @@ type Result struct {
 	Written *release.Written `json:"tags_written,omitempty"`
 	// Settled lists the floating tags moved after writing to the highest
 	// release, because another publish ran at the same time.
-	Settled []release.Left `json:"tags_settled,omitempty"`
-	Sizes      Sizes          `json:"sizes"`
-	Platforms  []string       `json:"platforms"`
-	Push       registry.Stats `json:"-"`
-	Ref        name.Digest    `json:"-"`
+	Settled   []release.Left `json:"tags_settled,omitempty"`
+	Sizes     Sizes          `json:"sizes"`
+	Platforms []string       `json:"platforms"`
+	Push      registry.Stats `json:"-"`
+	Ref       name.Digest    `json:"-"`
 }
 
 // Publish validates everything it can before building, checks the
