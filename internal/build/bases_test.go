@@ -155,27 +155,36 @@ func TestRegistryBaseRefusals(t *testing.T) {
 		"root:v1":   basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), ""),
 		"zero:v1":   basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "0"),
 		"named:v1":  basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "root:root"),
+		"zeros:v1":  basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "00"),
+		"ghost:v1":  basetest.RunAs(t, basetest.Image(t, linuxAMD64, basetest.OCI), "ghost"),
 	})
 	pkg := brokenModule(t)
 	for _, tc := range []struct {
 		name, base, platform string
 		want                 []string
+		user                 string
 	}{
 		{"platform the base lacks", "base:v1", "linux/s390x",
-			[]string{"has no image for linux/s390x", "it offers linux/amd64, linux/arm64"}},
+			[]string{"has no image for linux/s390x", "it offers linux/amd64, linux/arm64"}, ""},
 		{"one of two the base lacks", "base:v1", "linux/amd64,linux/ppc64le",
-			[]string{"has no image for linux/ppc64le", "it offers linux/amd64, linux/arm64"}},
+			[]string{"has no image for linux/ppc64le", "it offers linux/amd64, linux/arm64"}, ""},
 		{"single-platform base, two platforms", "single:v1", "linux/amd64,linux/arm64",
-			[]string{"single-platform image (linux/amd64)", "linux/amd64, linux/arm64"}},
+			[]string{"single-platform image (linux/amd64)", "linux/amd64, linux/arm64"}, ""},
 		{"single-platform base, another platform", "single:v1", "linux/arm64",
-			[]string{"has no image for linux/arm64", "it offers linux/amd64"}},
-		{"root base, empty user", "root:v1", "linux/amd64", []string{"runs as root", "--allow-root", "--user"}},
-		{"root base, uid 0", "zero:v1", "linux/amd64", []string{`runs as root (user "0")`, "--allow-root"}},
-		{"root base, user root", "named:v1", "linux/amd64", []string{`runs as root (user "root:root")`, "--allow-root"}},
+			[]string{"has no image for linux/arm64", "it offers linux/amd64"}, ""},
+		{"root base, empty user", "root:v1", "linux/amd64", []string{"runs as root", "--allow-root", "--user"}, ""},
+		{"root base, uid 0", "zero:v1", "linux/amd64", []string{`runs as root (user "0")`, "--allow-root"}, ""},
+		{"root base, user root", "named:v1", "linux/amd64", []string{`runs as root (user "root:root")`, "--allow-root"}, ""},
+		{"root base, uid 00", "zeros:v1", "linux/amd64", []string{`runs as root (user "00")`, "--allow-root"}, ""},
+		{"base user not in passwd", "ghost:v1", "linux/amd64", []string{`runs as "ghost"`, "not in the base's /etc/passwd"}, ""},
+		{"--user root by name", "base:v1", "linux/amd64", []string{`user "root" would run the image as root`}, "root"},
+		{"--user unknown name", "base:v1", "linux/amd64", []string{`user "bob" is not in the base's /etc/passwd`}, "bob"},
+		{"--user unknown group", "base:v1", "linux/amd64", []string{`group "nosuchgroup" is not in the base's /etc/group`}, "65532:nosuchgroup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := onBase(t, pkg, host+"/"+tc.base)
 			o.Platform = tc.platform
+			o.User = tc.user
 			_, err := o.image(t)
 			if err == nil {
 				t.Fatalf("Image worked, want an error mentioning %q", tc.want)
@@ -202,7 +211,9 @@ func TestRegistryBaseRootAllowed(t *testing.T) {
 		allowRoot bool
 		want      string
 	}{
-		{"a non-root --user", "65532", false, "65532"},
+		{"a non-root --user", "65532", false, "65532:65532"},
+		{"a user name of the base", "nonroot", false, "65532:65532"},
+		{"a uid the base lacks", "4242", false, "4242:4242"},
 		{"--allow-root", "", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

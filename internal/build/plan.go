@@ -29,6 +29,7 @@ type Planned struct {
 	meta      meta
 	base      *base.Base
 	platforms []v1.Platform
+	users     map[string]string // by platform: resolveUser's
 	ref       name.Tag
 	settings  attest.BuildSettings
 }
@@ -65,6 +66,16 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 	}
 	if pl.platforms, err = pl.base.Select(pl.platformSpec()); err != nil {
 		return nil, err
+	}
+	pl.users = map[string]string{}
+	for _, p := range pl.platforms {
+		img, _, err := pl.base.Image(p)
+		if err != nil {
+			return nil, err
+		}
+		if pl.users[p.String()], err = pl.resolveUser(img); err != nil {
+			return nil, err
+		}
 	}
 	return pl, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,9 +23,7 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	if err := pl.checkUser(baseImg); err != nil {
-		return PlatformImage{}, err
-	}
+	user := pl.users[p.String()]
 	probeLayer := func() (v1.Layer, error) { return nil, nil }
 	if pl.svc.needsProbe() {
 		probeLayer = pl.startProbe(ctx, p)
@@ -63,7 +60,7 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	img, err := pl.assemble(baseImg, baseDigest, p, bin, probe)
+	img, err := pl.assemble(baseImg, baseDigest, p, bin, probe, user)
 	if err != nil {
 		return PlatformImage{}, err
 	}
@@ -74,29 +71,55 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 	return PlatformImage{Platform: p, Image: img, Digest: d, BaseDigest: baseDigest, Binary: bin}, nil
 }
 
-// checkUser refuses an image that would run as root, unless --allow-root:
-// --user 0, or no --user on a base that runs as root.
-func (pl *Planned) checkUser(baseImg v1.Image) error {
-	if user := pl.svc.user; user != "" {
-		if u, _, _ := strings.Cut(user, ":"); pl.base.IsBuiltin() && !isNumber(u) {
-			if _, ok := base.Users[u]; !ok {
-				return fmt.Errorf("user %q is not in the built-in base's /etc/passwd (root, nonroot, nobody): use a numeric uid[:gid]", user)
+// resolveUser settles the user the image for p runs as: the service's
+// (flag or settings), names looked up in the base's /etc/passwd and
+// /etc/group, written as numeric uid:gid; "" keeps the base's. It refuses
+// root — any spelling of uid 0, a name whose uid is 0, or a base that runs
+// as root — unless AllowRoot.
+func (pl *Planned) resolveUser(baseImg v1.Image) (string, error) {
+	user := pl.svc.user
+	fromBase := user == ""
+	if fromBase {
+		cf, err := baseImg.ConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("reading the config of base %s: %w", pl.base.Name, err)
+		}
+		user = cf.Config.User
+	}
+	uid, gid := 0, 0
+	if user != "" {
+		acc := base.BuiltinAccounts()
+		if !pl.base.IsBuiltin() {
+			var err error
+			if acc, err = base.ReadAccounts(baseImg); err != nil {
+				return "", err
 			}
 		}
-		return nil
+		var err error
+		if uid, gid, err = acc.Resolve(user); err != nil {
+			if fromBase {
+				return "", fmt.Errorf("base %s runs as %q: %w", pl.base.Name, user, err)
+			}
+			return "", err
+		}
+		if uid < 0 || gid < 0 {
+			return "", fmt.Errorf("user %q: ids must be 0 or more", user)
+		}
 	}
-	cf, err := baseImg.ConfigFile()
-	if err != nil {
-		return fmt.Errorf("reading the config of base %s: %w", pl.base.Name, err)
+	if uid == 0 && !pl.req.AllowRoot {
+		if fromBase {
+			return "", fmt.Errorf("base %s runs as root (user %q): pass --user %d:%d or another non-root user, or --allow-root if you really mean it",
+				pl.base.Name, user, base.NonrootUID, base.NonrootUID)
+		}
+		return "", fmt.Errorf("user %q is root (uid 0): use a non-root uid such as %d, or pass --allow-root if you really mean it", user, base.NonrootUID)
 	}
-	if isRoot(cf.Config.User) && !pl.req.AllowRoot {
-		return fmt.Errorf("base %s runs as root (user %q): pass --user %d:%d or another non-root user, or --allow-root if you really mean it",
-			pl.base.Name, cf.Config.User, base.NonrootUID, base.NonrootUID)
+	if fromBase {
+		return "", nil
 	}
-	return nil
+	return fmt.Sprintf("%d:%d", uid, gid), nil
 }
 
-func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform, binPath string, probeLayer v1.Layer) (v1.Image, error) {
+func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform, binPath string, probeLayer v1.Layer, user string) (v1.Image, error) {
 	entrypoint := "/usr/local/bin/" + pl.svc.name
 	if probeLayer != nil && entrypoint == probe.Path {
 		return nil, fmt.Errorf("the binary %s would replace builder's healthcheck probe: rename it (name in its builder settings)", entrypoint)
@@ -113,7 +136,7 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 	return imagespec.Append(baseImg, add, imagespec.Spec{
 		Entrypoint:  entrypoint,
 		Args:        sv.args,
-		User:        sv.user,
+		User:        user,
 		Env:         sv.env,
 		Ports:       sv.ports,
 		Labels:      imagespec.Labels(pl.facts(baseDigest.String()), sv.labels),
@@ -186,9 +209,4 @@ func (pl *Planned) binaryPath(p v1.Platform) (string, func(), error) {
 		return "", nil, err
 	}
 	return filepath.Join(dir, pl.src.Name), unlock, nil
-}
-
-func isNumber(s string) bool {
-	_, err := strconv.Atoi(s)
-	return err == nil
 }

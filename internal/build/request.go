@@ -3,7 +3,6 @@ package build
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -117,15 +116,15 @@ func checkUser(user string, allowRoot bool) error {
 		return nil
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
-	if uid, err := strconv.Atoi(u); err == nil {
-		if uid < 0 || uid > 1<<31-1 {
+	if uid, ok := base.ParseID(u); ok {
+		if uid < 0 {
 			return fmt.Errorf("user %q: uid out of range", user)
 		}
 	} else if !userName.MatchString(u) {
 		return fmt.Errorf("user %q is neither a number nor a user name: use a numeric uid[:gid], e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
 	}
 	if hasGroup {
-		if gid, err := strconv.Atoi(g); (err != nil && !userName.MatchString(g)) || gid < 0 || gid > 1<<31-1 {
+		if gid, ok := base.ParseID(g); (!ok && !userName.MatchString(g)) || gid < 0 {
 			return fmt.Errorf("user %q: the group must be a number or a group name, e.g. %d:%d", user, base.NonrootUID, base.NonrootUID)
 		}
 	}
@@ -139,5 +138,6 @@ func checkUser(user string, allowRoot bool) error {
 // runtime's default), uid 0 or the name root.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
-	return u == "" || u == "0" || u == "root"
+	id, numeric := base.ParseID(u)
+	return u == "" || u == "root" || (numeric && id == 0)
 }
