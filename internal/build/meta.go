@@ -25,6 +25,9 @@ type meta struct {
 
 // readMeta settles the version, tag and creation time. The clock is never
 // read: the time is SOURCE_DATE_EPOCH, else the commit's, else the epoch.
+// maxEpoch is the last second an RFC 3339 time can name: 9999-12-31T23:59:59Z.
+const maxEpoch = 253402300799
+
 func readMeta(o Request, env Env, git vcs.Info) (meta, error) {
 	m := meta{git: git, version: o.Tag, created: layers.Epoch}
 	switch {
@@ -41,8 +44,8 @@ func readMeta(o Request, env Env, git vcs.Info) (meta, error) {
 	switch {
 	case env.SourceDateEpoch != "":
 		secs, err := strconv.ParseInt(env.SourceDateEpoch, 10, 64)
-		if err != nil || secs < 0 {
-			return meta{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a count of seconds since 1970", env.SourceDateEpoch)
+		if err != nil || secs < 0 || secs > maxEpoch {
+			return meta{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a count of seconds since 1970 (0 to %d)", env.SourceDateEpoch, maxEpoch)
 		}
 		m.created = time.Unix(secs, 0).UTC()
 	case git.Repo:

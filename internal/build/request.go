@@ -72,8 +72,11 @@ func (o Request) Validate() error {
 		}
 	}
 	if o.Repo != "" {
+		if err := registry.ValidateRepository(o.Repo); err != nil {
+			return err
+		}
 		if _, err := name.NewRepository(o.Repo); err != nil {
-			return fmt.Errorf("repository %q is not a valid image name: use lowercase letters, digits and separators, e.g. registry.example.com/team/app", o.Repo)
+			return fmt.Errorf("repository %q is not a valid image name: use lowercase REGISTRY/PATH, e.g. registry.example.com/team/app", o.Repo)
 		}
 	}
 	if o.Platform != "" && o.Platform != "all" {

@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/source"
@@ -37,7 +39,50 @@ func (o Options) validate() error {
 	if o.Tarball != "" && (strings.Contains(o.Build.Platform, ",") || o.Build.Platform == "all") {
 		return push.ErrTarballIndex
 	}
+	if err := o.checkOutputs(); err != nil {
+		return err
+	}
 	return o.Build.Validate()
+}
+
+// checkOutputs refuses, before anything is built, outputs that are not
+// files builder may write: "-", anything but a regular file where a file
+// goes, anything but a directory where the layout goes, and two outputs that
+// are the same path or one inside the other.
+func (o Options) checkOutputs() error {
+	type output struct{ flag, path string }
+	var outs []output
+	for _, out := range []output{{"--tarball", o.Tarball}, {"--oci-layout", o.OCILayout}, {"--sbom", file(o.SBOM)}, {"--provenance", file(o.Provenance)}} {
+		if out.path == "" {
+			continue
+		}
+		if out.path == "-" {
+			return fmt.Errorf("%s -: builder writes no output to stdout; give a file name", out.flag)
+		}
+		abs, err := filepath.Abs(out.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", out.flag, out.path, err)
+		}
+		if out.flag == "--oci-layout" {
+			if fi, err := os.Lstat(abs); err == nil && !fi.IsDir() {
+				return fmt.Errorf("--oci-layout %s is %s, not a directory: name a new or existing layout directory", out.path, atomicfile.Kind(fi.Mode()))
+			}
+		} else if err := atomicfile.Check(abs); err != nil {
+			return fmt.Errorf("%s: %w", out.flag, err)
+		}
+		for _, prev := range outs {
+			switch {
+			case prev.path == abs:
+				return fmt.Errorf("%s and %s name the same path %s: give each its own", prev.flag, out.flag, out.path)
+			case strings.HasPrefix(abs, prev.path+string(filepath.Separator)):
+				return fmt.Errorf("%s %s is inside %s: give it a path of its own", out.flag, out.path, prev.flag)
+			case strings.HasPrefix(prev.path, abs+string(filepath.Separator)):
+				return fmt.Errorf("%s is inside %s %s: give it a path of its own", prev.flag, out.flag, out.path)
+			}
+		}
+		outs = append(outs, output{out.flag, abs})
+	}
+	return nil
 }
 
 // destinations are the local outputs o names, in the order written.

@@ -36,6 +36,9 @@ func insecureOption(registry string, insecure []string) []name.Option {
 // Repository reads a repository to push to, fully spelt out
 // (REGISTRY/PATH), reached over plain HTTP when c allows it.
 func (c Client) Repository(s string) (name.Repository, error) {
+	if err := ValidateRepository(s); err != nil {
+		return name.Repository{}, err
+	}
 	repo, err := name.NewRepository(s, name.StrictValidation)
 	if err == nil {
 		repo, err = name.NewRepository(s, append(insecureOption(repo.RegistryStr(), c.Insecure), name.StrictValidation)...)
