@@ -128,18 +128,27 @@ type watchedBody struct {
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	if b.left != nil && b.left.Load() < 0 {
-		return 0, tooLarge(b.req)
+		return 0, b.abort(tooLarge(b.req))
 	}
 	b.dog.arm()
 	n, err := b.rc.Read(p)
 	b.dog.disarm()
 	if b.dog.fired() {
-		return n, b.dog.err(b.req)
+		return n, b.abort(b.dog.err(b.req))
 	}
 	if b.left != nil && b.left.Add(-int64(n)) < 0 {
-		return 0, tooLarge(b.req)
+		return 0, b.abort(tooLarge(b.req))
 	}
 	return n, err
+}
+
+// abort ends the request and returns err: a reader that gets an error may
+// not close the body (ggcr's tag listing does not), which would keep the
+// connection, and the registry's handler, busy.
+func (b *watchedBody) abort(err error) error {
+	b.dog.cancel()
+	_ = b.rc.Close()
+	return err
 }
 
 func (b *watchedBody) Close() error {
