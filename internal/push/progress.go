@@ -59,6 +59,9 @@ func (r *row) Sent(n int64) {
 	}
 }
 
+// Restart starts r's count again: its upload starts over.
+func (r *row) Restart() { r.done.Store(0) }
+
 // Done marks r done with a state such as "uploaded" or "exists".
 func (r *row) Done(state string) {
 	p := r.p

@@ -2,10 +2,19 @@ package push
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
 func hash(hex string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(hex, 64)} }
@@ -51,5 +60,59 @@ func TestProgressLive(t *testing.T) {
 		if !strings.Contains(last, want) {
 			t.Errorf("last redraw lacks %q:\n%q", want, last)
 		}
+	}
+}
+
+// TestProgressCountsEachByteOnce: when the registry drops the first upload
+// of each layer and it starts over, each layer is shown with its size, not
+// with the bytes of both attempts.
+func TestProgressCountsEachByteOnce(t *testing.T) {
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	const layers = 2
+	reg.Inject(registrytest.Fault{Method: http.MethodPatch, Kind: registrytest.KindUpload, N: layers})
+	img, err := random.Image(1<<20, layers)
+	if err != nil {
+		t.Fatalf("random.Image: %v", err)
+	}
+	var buf bytes.Buffer
+	p := &Progress{W: &buf}
+	c := registry.Client{Keychain: registrytest.Anonymous, Progress: p}
+	s, err := c.Open(reg.Repo(t, "app"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	stats, err := s.Push(context.Background(), img)
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatalf("Layers: %v", err)
+	}
+	var want []string
+	var total int64
+	for _, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatalf("Digest: %v", err)
+		}
+		size, err := l.Size()
+		if err != nil {
+			t.Fatalf("Size: %v", err)
+		}
+		total += size
+		want = append(want, fmt.Sprintf("layer %s %s uploaded", d.Hex[:12], human(size)))
+	}
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	sort.Strings(want)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("progress lines (-want +got):\n%s", diff)
+	}
+	if stats.UploadedBytes != total {
+		t.Errorf("UploadedBytes = %d, want %d", stats.UploadedBytes, total)
+	}
+	if reg.Spoiled() != layers {
+		t.Errorf("%d requests dropped, want %d: the fault did not apply", reg.Spoiled(), layers)
 	}
 }

@@ -7,8 +7,12 @@ import (
 )
 
 // counted wraps a layer so that the bytes read from Compressed are reported.
+// Each call of Compressed starts an upload over (ggcr opens the layer again
+// when it restarts one), so onOpen hears of it before any byte is counted:
+// only the bytes of the last attempt, the one that succeeds, count.
 type counted struct {
 	v1.Layer
+	onOpen func()
 	onRead func(int64)
 }
 
@@ -17,6 +21,7 @@ func (c counted) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.onOpen()
 	return &countingReader{ReadCloser: rc, onRead: c.onRead}, nil
 }
 

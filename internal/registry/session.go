@@ -85,6 +85,9 @@ type Progress interface {
 // LayerProgress hears of one layer: the bytes sent, and how it got there.
 type LayerProgress interface {
 	Sent(n int64)
+	// Restart says the upload starts over: the bytes sent so far no
+	// longer count.
+	Restart()
 	// Done says how the layer got there: "uploaded", "exists", "mounted
 	// from REPO".
 	Done(state string)
@@ -95,6 +98,7 @@ type noProgress struct{}
 
 func (noProgress) Layer(v1.Hash, int64) LayerProgress { return noProgress{} }
 func (noProgress) Sent(int64)                         {}
+func (noProgress) Restart()                           {}
 func (noProgress) Done(string)                        {}
 
 func (c Client) progress() Progress {
@@ -117,7 +121,8 @@ type Stats struct {
 	// Layers counts the image's layers; Existing, Mounted and Uploaded
 	// how each got there.
 	Layers, Existing, Mounted, Uploaded int
-	// UploadedBytes counts the layer bytes sent.
+	// UploadedBytes counts the layer bytes sent, each once: an upload that
+	// started over counts from its start.
 	UploadedBytes int64
 }
 
@@ -242,7 +247,13 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error
 		canMount = false
 	}
 	var sent atomic.Int64
-	var up v1.Layer = counted{Layer: l, onRead: func(n int64) { sent.Add(n); row.Sent(n) }}
+	var up v1.Layer = counted{Layer: l,
+		onOpen: func() {
+			if sent.Swap(0) > 0 {
+				row.Restart()
+			}
+		},
+		onRead: func(n int64) { sent.Add(n); row.Sent(n) }}
 	if canMount {
 		up = &remote.MountableLayer{Layer: up, Reference: src.Digest(d.String())}
 	}

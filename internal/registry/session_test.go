@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -264,9 +265,14 @@ func TestSessionPushSurvivesDroppedUploads(t *testing.T) {
 	repo := reg.Repo(t, "app")
 	img := ociImage(t, testLayers)
 	d, _, size := layerFacts(t, img)
-	got := push(t, repo, Client{}, img)
-	if got.Uploaded != testLayers || got.UploadedBytes < size {
-		t.Errorf("stats = %+v, want %d layers uploaded, at least %d bytes", got, testLayers, size)
+	var heard recordedProgress
+	got := push(t, repo, Client{Progress: &heard}, img)
+	// Each byte counts once: a restarted upload's first attempt does not.
+	if got.Uploaded != testLayers || got.UploadedBytes != size {
+		t.Errorf("stats = %+v, want %d layers uploaded, %d bytes", got, testLayers, size)
+	}
+	if diff := cmp.Diff(layerSizes(t, img), heard.sent()); diff != "" {
+		t.Errorf("bytes shown per layer (-want +got):\n%s", diff)
 	}
 	checkImage(t, repo, d)
 	dropped := 0
@@ -322,4 +328,81 @@ func TestSessionExplainsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordedProgress hears a push as the display does: the bytes sent of
+// each layer, which start again from zero when its upload restarts.
+type recordedProgress struct {
+	mu     sync.Mutex
+	layers map[v1.Hash]*recordedLayer
+}
+
+type recordedLayer struct {
+	p     *recordedProgress
+	bytes int64
+	state string
+}
+
+func (r *recordedProgress) Layer(d v1.Hash, _ int64) LayerProgress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.layers == nil {
+		r.layers = map[v1.Hash]*recordedLayer{}
+	}
+	l := &recordedLayer{p: r}
+	r.layers[d] = l
+	return l
+}
+
+func (l *recordedLayer) Sent(n int64) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	l.bytes += n
+}
+
+func (l *recordedLayer) Restart() {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	l.bytes = 0
+}
+
+func (l *recordedLayer) Done(state string) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	l.state = state
+}
+
+// sent returns the bytes shown for each layer uploaded.
+func (r *recordedProgress) sent() map[v1.Hash]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[v1.Hash]int64{}
+	for d, l := range r.layers {
+		if l.state == "uploaded" {
+			out[d] = l.bytes
+		}
+	}
+	return out
+}
+
+// layerSizes returns the compressed size of each layer of img.
+func layerSizes(t *testing.T, img v1.Image) map[v1.Hash]int64 {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatalf("Layers: %v", err)
+	}
+	out := map[v1.Hash]int64{}
+	for _, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatalf("Digest: %v", err)
+		}
+		n, err := l.Size()
+		if err != nil {
+			t.Fatalf("Size: %v", err)
+		}
+		out[d] = n
+	}
+	return out
 }
