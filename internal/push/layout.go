@@ -108,7 +108,11 @@ func CheckLayout(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("refusing to write an OCI layout at %s: %s is there, not a directory", dir, atomicfile.Kind(fi.Mode()))
 	}
-	if _, err := os.Lstat(filepath.Join(dir, layoutFile)); err != nil {
+	marker, err := os.Lstat(filepath.Join(dir, layoutFile))
+	if err == nil && !marker.Mode().IsRegular() {
+		return fmt.Errorf("refusing to write an OCI layout at %s: its %s is %s, not a regular file", dir, layoutFile, atomicfile.Kind(marker.Mode()))
+	}
+	if err != nil {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return fmt.Errorf("opening %s: %w", dir, err)

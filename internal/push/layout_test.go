@@ -458,6 +458,20 @@ func TestLayoutRefusesSpecialFiles(t *testing.T) {
 			}
 			return p
 		}, "a FIFO"},
+		{"oci-layout is a symlink", func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "oci")
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatalf("making %s: %v", p, err)
+			}
+			target := filepath.Join(dir, "marker")
+			if err := os.WriteFile(target, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+				t.Fatalf("writing %s: %v", target, err)
+			}
+			if err := os.Symlink(target, filepath.Join(p, "oci-layout")); err != nil {
+				t.Fatalf("symlink: %v", err)
+			}
+			return p
+		}, "a symbolic link"},
 		{"index.json is a symlink", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "oci")
 			other, _ := randomImage(t)

@@ -35,6 +35,16 @@ func (w *watched) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		sent.Body = &kickingBody{ReadCloser: req.Body, dog: dog}
 	}
+	if req.GetBody != nil {
+		// net/http may send a body again itself, from GetBody.
+		sent.GetBody = func() (io.ReadCloser, error) {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			return &kickingBody{ReadCloser: body, dog: dog}, nil
+		}
+	}
 	dog.arm()
 	resp, err := w.inner.RoundTrip(sent)
 	dog.disarm()
