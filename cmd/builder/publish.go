@@ -68,7 +68,6 @@ func newPublishCmd() *cobra.Command {
 			client := registry.New(insecure)
 			client.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
 			env := environment(cmd.ErrOrStderr(), client)
-			env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
 			res, err := pipeline.Publish(cmd.Context(), o, env)
 			if err != nil && res.Written != nil {
 				// Some tags are written: say exactly which, then fail.

@@ -21,8 +21,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/buildercli/builder/internal/atomicfile"
 )
 
 // Compression settings. Their name is part of every key: entries written
@@ -136,30 +134,6 @@ func (c Cache) layer(produce Producer) (*layer, error) {
 		return l, nil
 	}
 	return c.store(produce, &diffID)
-}
-
-// keyPath is where the diffID of the content a key names is recorded.
-func (c Cache) keyPath(key string) string {
-	h := sha256.Sum256([]byte(Settings + "\x00" + key))
-	return filepath.Join(c.keys(), hex.EncodeToString(h[:]))
-}
-
-func (c Cache) known(key string) (v1.Hash, bool) {
-	data, err := os.ReadFile(c.keyPath(key))
-	if err != nil {
-		return v1.Hash{}, false
-	}
-	h, err := v1.NewHash(string(data))
-	return h, err == nil
-}
-
-// remember records key → diffID; a failure only costs a later hash.
-func (c Cache) remember(key string, diffID v1.Hash) {
-	p := c.keyPath(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return
-	}
-	_ = atomicfile.WriteFile(p, []byte(diffID.String()))
 }
 
 func (c Cache) layersDir() string {

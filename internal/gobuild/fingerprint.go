@@ -207,32 +207,55 @@ func exists(p string) bool {
 }
 
 // BuildIfChanged is Build, unless the output exists and was built from the
-// same fingerprint (recorded beside it, with the binary's build ID): then it
-// reports true and runs nothing. The output path must be stable from build
-// to build and owned by one build at a time.
+// same fingerprint (recorded beside it, with the binary's build ID and
+// SHA-256): then it reports true and runs nothing. A binary that no longer
+// matches its record (truncated, changed) is removed and built again. The
+// output path must be stable from build to build and owned by one build at
+// a time.
 func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
 	stamp := opts.Output + ".fingerprint"
 	fp := Fingerprint(opts)
 	if fp != "" {
 		if data, err := os.ReadFile(stamp); err == nil {
-			id, err := BuildID(opts.Output)
-			if err == nil && string(data) == fp+" "+id {
+			if want, err := record(opts.Output, fp); err == nil && string(data) == want {
 				return true, nil
 			}
 		}
 	}
+	// Whatever is there is not to be trusted, nor reused by go build (which
+	// keeps an output whose build ID looks current, whatever else changed).
 	_ = os.Remove(stamp)
+	if _, err := BuildID(opts.Output); fp != "" || err != nil {
+		_ = os.Remove(opts.Output)
+	}
 	if err := Build(ctx, opts); err != nil {
 		return false, err
 	}
 	if fp == "" {
 		return false, nil
 	}
-	id, err := BuildID(opts.Output)
-	if err != nil {
-		return false, nil
-	}
 	// A stamp that cannot be written only costs the next build its shortcut.
-	_ = os.WriteFile(stamp, []byte(fp+" "+id), 0o644)
+	if rec, err := record(opts.Output, fp); err == nil {
+		_ = os.WriteFile(stamp, []byte(rec), 0o644)
+	}
 	return false, nil
+}
+
+// record is what the stamp beside a binary built from fingerprint fp
+// says: fp, the binary's build ID, and the SHA-256 of its content.
+func record(bin, fp string) (string, error) {
+	id, err := BuildID(bin)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return fp + " " + id + " " + hex.EncodeToString(h.Sum(nil)), nil
 }

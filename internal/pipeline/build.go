@@ -13,6 +13,7 @@ import (
 	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/source"
 )
 
@@ -142,6 +143,8 @@ func withScratch(env build.Env) (build.Env, func(), error) {
 		return env, nil, fmt.Errorf("making a build directory: %w", err)
 	}
 	env.Cache.Scratch = work
+	env.Cache = env.Cache.Usable(env.Log)
+	env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
 	return env, func() { _ = os.RemoveAll(work) }, nil
 }
 

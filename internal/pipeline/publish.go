@@ -69,6 +69,11 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 	if src.Git.Dirty && !o.AllowDirty {
 		return Result{}, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
 	}
+	env, done, err := withScratch(env)
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
 	session, err := env.Registry.Open(repo)
 	if err != nil {
 		return Result{}, err
@@ -87,11 +92,6 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
-	env, done, err := withScratch(env)
-	if err != nil {
-		return Result{}, err
-	}
-	defer done()
 	built, err := buildImage(ctx, src, o.Options, env)
 	if err != nil {
 		return Result{}, err
