@@ -195,4 +195,3 @@ func TestCacheIsNeverTrusted(t *testing.T) {
 		})
 	}
 }
-
