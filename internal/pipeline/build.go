@@ -65,8 +65,8 @@ func (o Options) checkOutputs() error {
 			return fmt.Errorf("%s %s: %w", out.flag, out.path, err)
 		}
 		if out.flag == "--oci-layout" {
-			if fi, err := os.Lstat(abs); err == nil && !fi.IsDir() {
-				return fmt.Errorf("--oci-layout %s is %s, not a directory: name a new or existing layout directory", out.path, atomicfile.Kind(fi.Mode()))
+			if err := push.CheckLayout(abs); err != nil {
+				return fmt.Errorf("--oci-layout: %w", err)
 			}
 		} else if err := atomicfile.Check(abs); err != nil {
 			return fmt.Errorf("%s: %w", out.flag, err)
@@ -132,7 +132,20 @@ func Build(ctx context.Context, o Options, env build.Env) (build.Result, error) 
 	if err != nil {
 		return build.Result{}, err
 	}
-	return res, o.destinations().Deliver(ctx, res, env.Log)
+	dests := o.destinations()
+	var undo push.Undo
+	if err := undo.Remember(dests, res); err != nil {
+		return build.Result{}, err
+	}
+	if err := dests.Deliver(ctx, res, env.Log); err != nil {
+		// Outputs written before the one that failed are put back.
+		if rerr := undo.Restore(); rerr != nil {
+			fmt.Fprintf(env.Log, "note: %v\n", rerr)
+		}
+		return build.Result{}, err
+	}
+	undo.Forget()
+	return res, nil
 }
 
 // withScratch gives env a scratch directory for what a build makes without

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -197,6 +198,52 @@ func TestDigestIndependentOfCheckout(t *testing.T) {
 	for _, d := range digests[1:] {
 		if d != digests[0] {
 			t.Fatalf("digests differ: %v", digests)
+		}
+	}
+}
+
+// TestFailedRunLeavesOutputsAsTheyWere: when a later output fails, the
+// outputs written before it are put back: a tarball that was there holds
+// its old bytes, one that was not is gone, and a layout keeps its old entry.
+func TestFailedRunLeavesOutputsAsTheyWere(t *testing.T) {
+	pkg := committed(t, nil)
+	out := t.TempDir()
+	old := buildOptions(pkg)
+	old.Build.Tag = "v1"
+	old.OCILayout = filepath.Join(out, "layout")
+	old.Tarball = filepath.Join(out, "old.tar")
+	if _, err := old.build(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, p := range []string{old.Tarball, filepath.Join(old.OCILayout, "index.json")} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[p] = data
+	}
+	for _, tarball := range []string{old.Tarball, filepath.Join(out, "new.tar")} {
+		o := buildOptions(pkg)
+		o.Build.Tag = "v1"
+		o.Build.Labels = []string{"changed=yes"} // another image under the same tag
+		o.OCILayout, o.Tarball = old.OCILayout, tarball
+		o.Provenance = filepath.Join(out, "missing", "prov.json") // fails after the others
+		if _, err := o.build(context.Background()); err == nil {
+			t.Fatal("the build worked, want the provenance to fail")
+		}
+		for p, data := range before {
+			if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("%s changed by a failed run (%v)", p, err)
+			}
+		}
+		if tarball != old.Tarball {
+			if _, err := os.Stat(tarball); !os.IsNotExist(err) {
+				t.Errorf("%s left by a failed run (stat: %v)", tarball, err)
+			}
+		}
+		if leftovers, _ := filepath.Glob(filepath.Join(out, ".*")); len(leftovers) != 0 {
+			t.Errorf("the failed run left %v", leftovers)
 		}
 	}
 }

@@ -104,8 +104,32 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 		return Result{}, err
 	}
 	env.Trace.Mark("resolve tags")
+	// The local outputs are put back as they were if anything fails from
+	// here on, the push and the tags included.
+	local := o.destinations()
+	var undo push.Undo
+	if err := undo.Remember(local, built); err != nil {
+		return Result{}, err
+	}
+	res, err := deliver(ctx, built, repo, session, append(local, nil), plan, cur, env)
+	if err != nil {
+		if rerr := undo.Restore(); rerr != nil {
+			fmt.Fprintf(env.Log, "note: %v\n", rerr)
+		}
+		return res, err
+	}
+	undo.Forget()
+	return res, nil
+}
+
+// deliver writes the local outputs (dests, whose last is replaced by the
+// registry push), pushes the image and its records, and writes and settles
+// the plan's tags.
+func deliver(ctx context.Context, built build.Result, repo name.Repository, session *registry.Session, dests push.Multi,
+	plan release.Plan, cur release.Current, env build.Env) (Result, error) {
 	to := &push.Registry{Session: session}
-	if err := append(o.destinations(), to).Deliver(ctx, built, env.Log); err != nil {
+	dests[len(dests)-1] = to
+	if err := dests.Deliver(ctx, built, env.Log); err != nil {
 		return Result{}, err
 	}
 	env.Trace.Mark("push image and records")

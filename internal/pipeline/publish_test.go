@@ -385,10 +385,14 @@ func TestPublishPartialTags(t *testing.T) {
 	pkg, gitTag := hello(t, nil)
 	o := options(pkg, reg.Host+"/app", "v1.2.0")
 	o.SBOM, o.Provenance = pipeline.None, pipeline.None
+	o.Tarball = filepath.Join(t.TempDir(), "app.tar")
 	reg.Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindManifestTag, N: 2, Status: http.StatusForbidden})
 	res, err := o.publish(context.Background())
 	if err == nil {
 		t.Fatal("publish worked, want an error for the refused tags")
+	}
+	if _, err := os.Stat(o.Tarball); !os.IsNotExist(err) {
+		t.Errorf("a failed publish left its tarball (stat: %v)", err)
 	}
 	w := res.Written
 	if w == nil || len(w.Failed) != 2 || len(w.Written) != 3 || w.Failed[0] != "v1.2.0" {

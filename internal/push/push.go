@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -80,11 +78,7 @@ type RecordFiles struct {
 func (r RecordFiles) Deliver(_ context.Context, b build.Result, log io.Writer) error {
 	if r.SBOM != "" {
 		for i, doc := range b.Records.SBOMs {
-			path := r.SBOM
-			if len(b.Images) > 1 {
-				ext := filepath.Ext(path)
-				path = strings.TrimSuffix(path, ext) + "." + strings.ReplaceAll(b.Images[i].Platform.String(), "/", "-") + ext
-			}
+			path := r.sbomPath(b, i)
 			if err := atomicfile.WriteFile(path, doc); err != nil {
 				return err
 			}
