@@ -25,7 +25,7 @@ func Index(images []Platformed, f Facts, extra map[string]string, baseDigest str
 	adds := make([]mutate.IndexAddendum, len(images))
 	for i, im := range images {
 		p := im.Platform
-		adds[i] = mutate.IndexAddendum{Add: im.Image, Descriptor: v1.Descriptor{Platform: &p}}
+		adds[i] = mutate.IndexAddendum{Add: plainImage{im.Image}, Descriptor: v1.Descriptor{Platform: &p}}
 	}
 	idx = mutate.AppendManifests(idx, adds...)
 	f.BaseDigest = ""
@@ -43,4 +43,26 @@ func Index(images []Platformed, f Facts, extra map[string]string, baseDigest str
 		return nil, fmt.Errorf("annotating the index: unexpected type")
 	}
 	return idx, nil
+}
+
+// plainImage is an image whose descriptor carries no artifactType: the
+// OCI image spec gives an index entry one only for an artifact, and a tool
+// that drops it (skopeo copy --all) would otherwise change the index's
+// digest. go-containerregistry sets it to the config's media type.
+type plainImage struct{ v1.Image }
+
+// Descriptor implements partial's withDescriptor.
+func (i plainImage) Descriptor() (*v1.Descriptor, error) {
+	var d v1.Descriptor
+	var err error
+	if d.MediaType, err = i.MediaType(); err != nil {
+		return nil, err
+	}
+	if d.Digest, err = i.Digest(); err != nil {
+		return nil, err
+	}
+	if d.Size, err = i.Size(); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
