@@ -59,8 +59,8 @@ func (r *registry) mustCrane(t *testing.T, args ...string) string {
 }
 
 // tags lists the tags of repo (a path in r), sorted, as crane sees them,
-// but for those of supply-chain records (sha256-<digest>[.sbom|.att]),
-// which are tested on their own.
+// but for the referrers fallback tags of supply-chain records
+// (sha256-<digest>), which are tested on their own.
 func (r *registry) tags(t *testing.T, repo string) []string {
 	t.Helper()
 	var tags []string

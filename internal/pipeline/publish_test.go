@@ -78,7 +78,7 @@ func run(t *testing.T, o testOptions) pipeline.Result {
 
 // tagsOf returns each tag of repo with the digest it points at, asking the
 // registry directly; a repository that does not exist has none. The tags of
-// supply-chain records (sha256-<digest>[.sbom|.att]) are left out: they are
+// supply-chain records (sha256-<digest>, the referrers fallback) are left out: they are
 // tested on their own.
 func tagsOf(t *testing.T, repo string) map[string]string {
 	t.Helper()

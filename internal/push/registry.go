@@ -42,7 +42,7 @@ func attach(ctx context.Context, s *registry.Session, b build.Result) error {
 	add := func(a partial.Describable, r record) error {
 		d, err := partial.Descriptor(a)
 		if err != nil {
-			return fmt.Errorf("describing %s: %w", r.suffix, err)
+			return fmt.Errorf("describing the subject of %s: %w", r.title, err)
 		}
 		r.subject = *d
 		if _, ok := bySubject[d.Digest]; !ok {
@@ -52,12 +52,12 @@ func attach(ctx context.Context, s *registry.Session, b build.Result) error {
 		return nil
 	}
 	for i, doc := range b.Records.SBOMs {
-		if err := add(b.Images[i].Image, record{mt: attest.SPDXMediaType, data: doc, suffix: ".sbom"}); err != nil {
+		if err := add(b.Images[i].Image, record{mt: attest.SPDXMediaType, data: doc, title: "sbom.spdx.json"}); err != nil {
 			return err
 		}
 	}
 	if b.Records.Provenance != nil {
-		if err := add(b.Artifact, record{mt: attest.InTotoMediaType, data: b.Records.Provenance, suffix: ".att"}); err != nil {
+		if err := add(b.Artifact, record{mt: attest.InTotoMediaType, data: b.Records.Provenance, title: "provenance.intoto.json"}); err != nil {
 			return err
 		}
 	}
@@ -81,13 +81,13 @@ type record struct {
 	subject v1.Descriptor
 	mt      string
 	data    []byte
-	suffix  string
+	title   string // the file name oras pull saves it as
 }
 
 func attachOne(ctx context.Context, s *registry.Session, r record, created string) error {
-	ref, err := registry.NewReferrer(r.subject, r.mt, r.data, created)
+	ref, err := registry.NewReferrer(r.subject, r.mt, r.data, created, r.title)
 	if err != nil {
 		return err
 	}
-	return s.Attach(ctx, ref, r.subject.Digest.Algorithm+"-"+r.subject.Digest.Hex+r.suffix)
+	return s.Attach(ctx, ref)
 }

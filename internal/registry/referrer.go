@@ -7,8 +7,10 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // emptyJSON is the OCI empty descriptor's content, the config of an
@@ -36,8 +38,9 @@ type artifactManifest struct {
 }
 
 // NewReferrer packs data, of media type mt, as an artifact about subject.
-// created (the commit's time, RFC 3339) is recorded as the OCI annotation.
-func NewReferrer(subject v1.Descriptor, mt string, data []byte, created string) (*Referrer, error) {
+// created (the commit's time, RFC 3339) is recorded as the OCI annotation;
+// title names the blob's file, as oras pull saves it.
+func NewReferrer(subject v1.Descriptor, mt string, data []byte, created, title string) (*Referrer, error) {
 	blob := static.NewLayer(data, types.MediaType(mt))
 	d, err := blob.Digest()
 	if err != nil {
@@ -53,9 +56,11 @@ func NewReferrer(subject v1.Descriptor, mt string, data []byte, created string) 
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  mt,
 		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: cd, Size: int64(len(emptyJSON)), Data: emptyJSON},
-		Layers:        []v1.Descriptor{{MediaType: types.MediaType(mt), Digest: d, Size: int64(len(data))}},
-		Subject:       &subj,
-		Annotations:   map[string]string{"org.opencontainers.image.created": created},
+		Layers: []v1.Descriptor{{MediaType: types.MediaType(mt), Digest: d, Size: int64(len(data)),
+			// The file name oras pull saves the blob as.
+			Annotations: map[string]string{specs.AnnotationTitle: title}}},
+		Subject:     &subj,
+		Annotations: map[string]string{"org.opencontainers.image.created": created},
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
@@ -77,42 +82,48 @@ func (r *Referrer) Digest() (v1.Hash, error) {
 }
 
 // Attach pushes the referrer's blobs and manifest (by digest). A registry
-// with the referrers API lists it; for one without, ggcr updates the
-// "sha256-<subject hex>" fallback tag. With tag set, the manifest is tagged
-// too (cosign's "sha256-<hex>.sbom" convention).
-func (s *Session) Attach(ctx context.Context, r *Referrer, tag string) error {
+// with the referrers API lists it; for one without, ggcr adds it to the
+// "sha256-<subject hex>" fallback tag, keeping what other tools listed
+// there. It writes no tag of its own: cosign's tags (.sig, .att, .sbom) are
+// cosign's. A referrer already pushed is pushed again only when the
+// subject's referrers do not list it (an attach cut off before the fallback
+// tag was updated).
+func (s *Session) Attach(ctx context.Context, r *Referrer) error {
 	d, err := r.Digest()
 	if err != nil {
 		return err
 	}
 	if have, err := s.puller.Head(ctx, s.repo.Digest(d.String())); err == nil && have.Digest == d {
-		// Attached before (records are deterministic); an attach cut off
-		// before its tag gets the tag now.
-		if tag == "" {
+		if s.listed(ctx, r.Subject.Digest, d) {
 			return nil
 		}
-		if cur, ok, err := s.Resolve(ctx, tag); err == nil && ok && cur == d {
-			return nil
-		}
-		return s.tagReferrer(ctx, r, tag)
-	}
-	for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
-		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
-			return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
+	} else {
+		for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
+			if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
+				return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
+			}
 		}
 	}
 	if err := s.pusher.Put(ctx, s.repo.Digest(d.String()), r); err != nil {
 		return fmt.Errorf("pushing the artifact for %s: %w", r.Subject.Digest, Explain(s.repo.Registry, err))
 	}
-	if tag == "" {
-		return nil
-	}
-	return s.tagReferrer(ctx, r, tag)
+	return nil
 }
 
-func (s *Session) tagReferrer(ctx context.Context, r *Referrer, tag string) error {
-	if err := s.pusher.Put(ctx, s.repo.Tag(tag), r); err != nil {
-		return fmt.Errorf("tagging %s:%s: %w", s.repo, tag, Explain(s.repo.Registry, err))
+// listed reports whether the referrers of subject list d.
+func (s *Session) listed(ctx context.Context, subject, d v1.Hash) bool {
+	idx, err := remote.Referrers(s.repo.Digest(subject.String()), append(s.c.Options(), remote.WithContext(ctx))...)
+	if err != nil {
+		return false
 	}
-	return nil
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return false
+	}
+	for _, m := range im.Manifests {
+		if m.Digest == d {
+			return true
+		}
+	}
+	return false
 }

@@ -1,18 +1,29 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/buildercli/builder/internal/registrytest"
 )
 
-// TestAttachIsIdempotent: attaching a record twice writes it once, and an
-// attach that was cut off before its tag gets the tag the next time.
+// TestAttachIsIdempotent: attaching a record twice writes it once; one
+// whose manifest is there but that the fallback tag does not list (an
+// attach cut off between the two) is listed the next time; no tag of
+// cosign's is written, and what another tool listed stays.
 func TestAttachIsIdempotent(t *testing.T) {
-	reg := registrytest.New(t, registrytest.Config{})
+	reg := registrytest.New(t, registrytest.Config{}) // no referrers API: the fallback tag
 	repo := reg.Repo(t, "team/app")
 	img := ociImage(t, 1)
 	ctx := context.Background()
@@ -24,36 +35,83 @@ func TestAttachIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewReferrer(*subject, "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3"}`), "2024-05-01T12:00:00Z")
-	if err != nil {
-		t.Fatalf("NewReferrer: %v", err)
+	referrer := func(doc string) *Referrer {
+		r, err := NewReferrer(*subject, "application/spdx+json", []byte(doc), "2024-05-01T12:00:00Z", "sbom.spdx.json")
+		if err != nil {
+			t.Fatalf("NewReferrer: %v", err)
+		}
+		return r
 	}
-	if err := s.Attach(ctx, r, ""); err != nil { // as if cut off before the tag
+	foreign, r := referrer(`{"by":"another tool"}`), referrer(`{"spdxVersion":"SPDX-2.3"}`)
+	if err := s.Attach(ctx, foreign); err != nil {
 		t.Fatalf("Attach: %v", err)
 	}
+	// r's manifest is pushed by digest, as if the attach stopped before
+	// the fallback tag listed it.
 	d, err := r.Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	const tag = "sha256-x.sbom"
-	if _, ok, err := s.Resolve(ctx, tag); err != nil || ok {
-		t.Fatalf("tag %s exists before it was asked for (%v)", tag, err)
+	raw, err := r.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
+		if err := remote.WriteLayer(repo, l, remote.WithAuth(authn.Anonymous)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(http.MethodPut, "http://"+reg.Direct+"/v2/team/app/manifests/"+d.String(), bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", string(types.OCIManifestSchema1))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("putting the manifest alone: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	listed := func() []v1.Hash {
+		idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []v1.Hash
+		for _, m := range im.Manifests {
+			out = append(out, m.Digest)
+		}
+		return out
+	}
+	fd, _ := foreign.Digest()
+	if got := listed(); len(got) != 1 || got[0] != fd {
+		t.Fatalf("referrers = %v, want only the foreign record %s", got, fd)
+	}
+	if err := s.Attach(ctx, r); err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	if got := listed(); len(got) != 2 || !slices.Contains(got, d) || !slices.Contains(got, fd) {
+		t.Errorf("referrers = %v, want the record and the foreign one", got)
 	}
 	reg.Reset()
-	if err := s.Attach(ctx, r, tag); err != nil {
-		t.Fatalf("Attach again: %v", err)
-	}
-	if got, ok, err := s.Resolve(ctx, tag); err != nil || !ok || got != d {
-		t.Errorf("tag %s = %s (found %v, %v), want %s", tag, got, ok, err, d)
-	}
-	if n := reg.Count(registrytest.KindUpload) + reg.Count(registrytest.KindManifestDigest); n != 0 {
-		t.Errorf("attaching again wrote %d blobs or manifests, want none", n)
-	}
-	reg.Reset()
-	if err := s.Attach(ctx, r, tag); err != nil {
+	if err := s.Attach(ctx, r); err != nil {
 		t.Fatalf("Attach a third time: %v", err)
 	}
 	if n := reg.Writes(); n != 0 {
-		t.Errorf("attaching a complete record wrote %d times, want none", n)
+		t.Errorf("attaching a listed record wrote %d times, want none", n)
+	}
+	tags, err := s.Tags(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sha256-" + subject.Digest.Hex}
+	if !slices.Equal(tags, want) {
+		t.Errorf("tags = %v, want only the referrers fallback %v", tags, want)
+	}
+	if !strings.Contains(string(raw), `"org.opencontainers.image.title":"sbom.spdx.json"`) {
+		t.Errorf("the record's layer has no title for oras pull: %s", raw)
 	}
 }
