@@ -2,8 +2,6 @@ package attest_test
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,23 +16,32 @@ import (
 	"github.com/buildercli/builder/internal/attest"
 )
 
-// pkgInfo is what the tests read of an SPDX package.
+// pkgInfo is what the tests read of an SPDX package: its purl and CPE
+// (external references of the categories scanners read), and its checksums
+// as "ALGORITHM:value".
 type pkgInfo struct {
 	Name, Version, Purpose, Download string
-	Purl, SHA256                     string
+	Purl, CPE                        string
+	Checksums                        []string
+	Comment                          string
 }
 
-func infoOf(p *spdx.Package) pkgInfo {
-	info := pkgInfo{Name: p.PackageName, Version: p.PackageVersion, Purpose: p.PrimaryPackagePurpose, Download: p.PackageDownloadLocation}
+func infoOf(t *testing.T, p *spdx.Package) pkgInfo {
+	t.Helper()
+	info := pkgInfo{Name: p.PackageName, Version: p.PackageVersion, Purpose: p.PrimaryPackagePurpose,
+		Download: p.PackageDownloadLocation, Comment: p.PackageComment}
 	for _, r := range p.PackageExternalReferences {
-		if r.RefType == "purl" {
+		switch {
+		case r.Category == "PACKAGE-MANAGER" && r.RefType == "purl" && info.Purl == "":
 			info.Purl = r.Locator
+		case r.Category == "SECURITY" && r.RefType == "cpe23Type" && info.CPE == "":
+			info.CPE = r.Locator
+		default:
+			t.Errorf("package %s: unexpected external reference %s %s %s", p.PackageName, r.Category, r.RefType, r.Locator)
 		}
 	}
 	for _, c := range p.PackageChecksums {
-		if c.Algorithm == common.SHA256 {
-			info.SHA256 = c.Value
-		}
+		info.Checksums = append(info.Checksums, string(c.Algorithm)+":"+c.Value)
 	}
 	return info
 }
@@ -74,7 +81,7 @@ func readSBOM(t *testing.T, data []byte) (*spdx.Document, map[string]pkgInfo, []
 		if !idSyntax.MatchString(id) {
 			t.Errorf("package id SPDXRef-%s is not an SPDX idstring", id)
 		}
-		pkgs[id] = infoOf(p)
+		pkgs[id] = infoOf(t, p)
 	}
 	var rels []string
 	for _, r := range doc.Relationships {
@@ -83,17 +90,20 @@ func readSBOM(t *testing.T, data []byte) (*spdx.Document, map[string]pkgInfo, []
 	return doc, pkgs, rels
 }
 
-// h1Hex is the hex of a go.sum "h1:" hash, "" for none.
-func h1Hex(t *testing.T, sum string) string {
+// stdlibWant is the standard library of the Go release goVersion (go1.26.8)
+// as syft (v1.57.1) writes it and grype and trivy match the standard
+// library's CVEs against: the package "stdlib" at 1.26.8, the purl
+// pkg:golang/stdlib@1.26.8 and the CPE cpe:2.3:a:golang:go:1.26.8:-:…,
+// whose update "-" says a release (not one of its candidates).
+func stdlibWant(t *testing.T, goVersion string) pkgInfo {
 	t.Helper()
-	if sum == "" {
-		return ""
+	v, ok := strings.CutPrefix(goVersion, "go")
+	if !ok || !regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`).MatchString(v) {
+		t.Skipf("the toolchain %s is no Go release: TestStdlibPackage covers the others", goVersion)
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sum, "h1:"))
-	if err != nil {
-		t.Fatalf("decoding %s: %v", sum, err)
-	}
-	return hex.EncodeToString(raw)
+	return pkgInfo{Name: "stdlib", Version: v, Purpose: "LIBRARY", Download: "NOASSERTION",
+		Purl: "pkg:golang/stdlib@" + v, CPE: "cpe:2.3:a:golang:go:" + v + ":-:*:*:*:*:*:*",
+		Comment: "the standard library of " + goVersion}
 }
 
 func TestSBOM(t *testing.T) {
@@ -122,26 +132,29 @@ func TestSBOM(t *testing.T) {
 			bi := readBuildInfo(t, tc.binary)
 			want := map[string]pkgInfo{
 				"Image": {Name: in.Name, Version: img.Descriptor.Digest.String(), Purpose: "CONTAINER", Download: "NOASSERTION",
-					Purl:   "pkg:oci/hello@sha256%3A" + img.Descriptor.Digest.Hex + "?arch=arm64&repository_url=registry.example.com%2Fteam%2Fhello",
-					SHA256: img.Descriptor.Digest.Hex},
+					Purl:      "pkg:oci/hello@sha256%3A" + img.Descriptor.Digest.Hex + "?arch=arm64&repository_url=registry.example.com%2Fteam%2Fhello",
+					Checksums: []string{"SHA256:" + img.Descriptor.Digest.Hex}},
 				"Application": {Name: bi.Main.Path, Version: "v1.2.3", Purpose: "APPLICATION",
-					Download: "git+https://github.com/acme/hello@" + commit, Purl: "pkg:golang/" + bi.Main.Path + "@v1.2.3"},
-				"Go": {Name: "go", Version: bi.GoVersion, Purpose: "APPLICATION", Download: "NOASSERTION",
-					Purl: "pkg:golang/stdlib@" + bi.GoVersion},
+					Download: "git+https://github.com/acme/hello@" + commit, Purl: "pkg:golang/" + bi.Main.Path + "@v1.2.3",
+					Comment: "commit " + commit},
+				// The standard library as syft names it (see stdlibWant).
+				"Stdlib": stdlibWant(t, bi.GoVersion),
 				"Base": {Name: in.Base, Version: img.BaseDigest.String(), Purpose: "CONTAINER", Download: "NOASSERTION",
-					Purl:   "pkg:oci/base@sha256%3A" + img.BaseDigest.Hex + "?arch=arm64&repository_url=127.0.0.1%3A5000%2Fbase",
-					SHA256: img.BaseDigest.Hex},
+					Purl:      "pkg:oci/base@sha256%3A" + img.BaseDigest.Hex + "?arch=arm64&repository_url=127.0.0.1%3A5000%2Fbase",
+					Checksums: []string{"SHA256:" + img.BaseDigest.Hex}},
 			}
-			wantRels := []string{"DOCUMENT DESCRIBES Image", "Image CONTAINS Application", "Image DESCENDANT_OF Base", "Go BUILD_TOOL_OF Application"}
+			wantRels := []string{"DOCUMENT DESCRIBES Image", "Image CONTAINS Application", "Image DESCENDANT_OF Base", "Application DEPENDS_ON Stdlib"}
+			// No module has a checksum: the go.sum "h1:" hash is no SHA-256
+			// of the zip named as download location; it is only a comment.
 			var wantLibs []pkgInfo
 			for _, m := range bi.Deps {
 				wantLibs = append(wantLibs, pkgInfo{Name: m.Path, Version: m.Version, Purpose: "LIBRARY",
 					Download: "https://proxy.golang.org/" + m.Path + "/@v/" + m.Version + ".zip",
-					Purl:     "pkg:golang/" + m.Path + "@" + m.Version, SHA256: h1Hex(t, m.Sum)})
+					Purl:     "pkg:golang/" + m.Path + "@" + m.Version, Comment: "go.sum hash " + m.Sum})
 			}
 			var libs []pkgInfo
 			for id, p := range pkgs {
-				if p.Purpose == "LIBRARY" {
+				if p.Purpose == "LIBRARY" && id != "Stdlib" {
 					libs = append(libs, p)
 					wantRels = append(wantRels, "Application DEPENDS_ON "+id)
 					continue
@@ -182,16 +195,54 @@ func TestSBOMDirectoryReplacement(t *testing.T) {
 	}
 	_, pkgs, _ := readSBOM(t, data)
 	var libs []pkgInfo
-	for _, p := range pkgs {
-		if p.Purpose == "LIBRARY" {
+	for id, p := range pkgs {
+		if p.Purpose == "LIBRARY" && id != "Stdlib" {
 			libs = append(libs, p)
 		}
 	}
 	// The code is the directory's, not a release from the module proxy:
 	// the record keeps the module's name and claims no version to fetch.
 	want := []pkgInfo{{Name: "example.com/dep", Version: "(devel)", Purpose: "LIBRARY", Download: "NOASSERTION",
-		Purl: "pkg:golang/example.com/dep"}}
+		Purl: "pkg:golang/example.com/dep", Comment: "replaced by the directory ./dep"}}
 	if diff := cmp.Diff(want, libs); diff != "" {
 		t.Errorf("the replaced module (-want +got):\n%s", diff)
+	}
+}
+
+// TestSBOMApplicationVersion: only a release is a version of the main
+// module, so only a release goes into its purl (as a module version, "v"
+// first); any other version stays the package's version, and the purl has
+// none, as syft writes a main module whose version it cannot tell.
+func TestSBOMApplicationVersion(t *testing.T) {
+	binary := tinyBinary(t)
+	const mod = "example.com/hello"
+	for _, tc := range []struct {
+		version, wantVersion, wantPurl string
+	}{
+		{"v1.2.3", "v1.2.3", "pkg:golang/" + mod + "@v1.2.3"},
+		{"1.2.3", "v1.2.3", "pkg:golang/" + mod + "@v1.2.3"},
+		{"v2.0.0-rc.1", "v2.0.0-rc.1", "pkg:golang/" + mod + "@v2.0.0-rc.1"},
+		{"v1.2.3-4-g0123abc", "v1.2.3-4-g0123abc", "pkg:golang/" + mod},
+		{"v1.2.3-dirty", "v1.2.3-dirty", "pkg:golang/" + mod},
+		{"v1.2.3-4-g0123abc-dirty", "v1.2.3-4-g0123abc-dirty", "pkg:golang/" + mod},
+		{"642c92e", "642c92e", "pkg:golang/" + mod},
+		{"642c92e-dirty", "642c92e-dirty", "pkg:golang/" + mod},
+		{"dev", "dev", "pkg:golang/" + mod},
+		{"v1.2", "v1.2", "pkg:golang/" + mod},
+		{"v1.2.3+meta", "v1.2.3+meta", "pkg:golang/" + mod},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			in := input(binary)
+			in.Version = tc.version
+			data, err := attest.SBOM(in, in.Images[0])
+			if err != nil {
+				t.Fatalf("SBOM: %v", err)
+			}
+			_, pkgs, _ := readSBOM(t, data)
+			app := pkgs["Application"]
+			if diff := cmp.Diff([]string{mod, tc.wantVersion, tc.wantPurl}, []string{app.Name, app.Version, app.Purl}); diff != "" {
+				t.Errorf("application name, version, purl (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
