@@ -18,8 +18,16 @@ const (
 
 // Input is what the records describe.
 type Input struct {
-	// Name is the image's repository, e.g. ghcr.io/acme/app.
+	// Name is the image's repository in full, as ggcr spells it: e.g.
+	// ghcr.io/acme/app, or index.docker.io/library/app for a bare "app".
 	Name string
+	// GivenName is the image's name as the user gave it: the repository
+	// asked for (--repo), else the image's own name (the package
+	// directory's, "app"). The records name the image by it, as given, so
+	// that an image built without a repository is not recorded under
+	// Docker Hub's index.docker.io/library/app, which nobody asked for.
+	// Empty means Name.
+	GivenName string
 	// App is the main package's import path; Version its injected version.
 	App, Version string
 	// Commit, Source and Created describe the checkout.
@@ -36,6 +44,14 @@ type Input struct {
 	// Build holds the go build settings; BuilderVersion is builder's own.
 	Build          BuildSettings
 	BuilderVersion string
+}
+
+// imageName is how the records name the image: GivenName, else Name.
+func (in Input) imageName() string {
+	if in.GivenName != "" {
+		return in.GivenName
+	}
+	return in.Name
 }
 
 // Records are the SBOM of each image, in the order of Input.Images, and the

@@ -4,7 +4,10 @@ import (
 	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // In-toto and SLSA identifiers.
@@ -58,8 +61,13 @@ type internalParameters struct {
 	Env       []string `json:"env"`
 }
 
+// resourceDescriptor is an in-toto ResourceDescriptor: it needs one of a
+// URI, a digest or content. Every URI is an RFC 3986 URI; a resource that
+// has none (a checkout without a remote, a base read from a file) has a
+// digest, and a name when one helps.
 type resourceDescriptor struct {
-	URI    string            `json:"uri"`
+	Name   string            `json:"name,omitempty"`
+	URI    string            `json:"uri,omitempty"`
 	Digest map[string]string `json:"digest"`
 }
 
@@ -96,22 +104,18 @@ func Provenance(in Input) ([]byte, error) {
 	for i, img := range in.Images {
 		platforms[i] = img.Descriptor.Platform.String()
 	}
-	deps := []resourceDescriptor{{URI: in.Base, Digest: map[string]string{"sha256": baseDigest.Hex}}}
+	deps := []resourceDescriptor{baseDependency(in.Base, baseDigest)}
 	if in.Commit != "" {
-		uri := in.Source
-		if uri == "" {
-			uri = "git"
-		}
-		deps = append([]resourceDescriptor{{URI: "git+" + uri, Digest: map[string]string{"gitCommit": in.Commit}}}, deps...)
+		deps = append([]resourceDescriptor{sourceDependency(in.Source, in.Commit)}, deps...)
 	}
 	flags := in.Build.Flags
 	if flags == nil {
 		flags = []string{}
 	}
-	env := append([]string{"CGO_ENABLED=0"}, in.Build.Env...)
+	env := dedupeEnv(append([]string{"CGO_ENABLED=0"}, in.Build.Env...))
 	st := statement{
 		Type:          StatementType,
-		Subject:       []subject{{Name: in.Name, Digest: map[string]string{"sha256": in.Subject.Digest.Hex}}},
+		Subject:       []subject{{Name: in.imageName(), Digest: map[string]string{"sha256": in.Subject.Digest.Hex}}},
 		PredicateType: ProvenanceType,
 		Predicate: provenance{
 			BuildDefinition: buildDefinition{
@@ -136,4 +140,54 @@ func Provenance(in Input) ([]byte, error) {
 		return nil, fmt.Errorf("encoding the provenance: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// sourceDependency is the checkout at commit. Its URI is the remote as SPDX
+// names a git download location (git+https://host/org/repo); a checkout
+// with no remote, or one on this machine, has none, only the commit.
+func sourceDependency(source, commit string) resourceDescriptor {
+	d := resourceDescriptor{Digest: map[string]string{"gitCommit": commit}}
+	if source != "" {
+		d.URI = "git+" + source
+	}
+	return d
+}
+
+// Bases that no registry holds, as internal/base names them.
+var localBases = []string{"builtin:", "oci:", "docker-archive:"}
+
+// baseDependency is the base that resolved to digest. A registry base's URI
+// is its package URL (pkg:oci/NAME@sha256%3AHEX?repository_url=REPO), as
+// in-toto recommends: a reference such as 127.0.0.1:5000/base:v1 is no
+// URI. The built-in base and a base read from a file are nowhere else to
+// be found: they keep the name the labels give them, with no URI.
+func baseDependency(base string, digest v1.Hash) resourceDescriptor {
+	d := resourceDescriptor{Digest: map[string]string{"sha256": digest.Hex}}
+	for _, prefix := range localBases {
+		if strings.HasPrefix(base, prefix) {
+			d.Name = base
+			return d
+		}
+	}
+	d.URI = purlOCI(base, digest.Hex, "")
+	return d
+}
+
+// dedupeEnv returns env with each variable once, where it first appears,
+// with the value it ends with (the last, as the go command sees it).
+func dedupeEnv(env []string) []string {
+	last := map[string]string{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = kv
+	}
+	out := make([]string, 0, len(last))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := last[k]; ok {
+			out = append(out, v)
+			delete(last, k)
+		}
+	}
+	return out
 }

@@ -2,6 +2,9 @@ package attest_test
 
 import (
 	"bytes"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,10 +43,22 @@ func readProvenance(t *testing.T, data []byte) (*intoto.Statement, *provenancev1
 	return &st, &prov
 }
 
-// dep is a resolved dependency as the tests compare it.
+// dep is a resolved dependency, or a subject, as the tests compare it.
 type dep struct {
-	URI    string
-	Digest map[string]string
+	Name, URI string
+	Digest    map[string]string
+}
+
+// uriSyntax is RFC 3986's URI: a scheme, then only the characters a URI may
+// hold (unreserved, reserved, and percent-encodings).
+var uriSyntax = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:([A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+$`)
+
+// checkURI fails t unless s is an absolute URI.
+func checkURI(t *testing.T, what, s string) {
+	t.Helper()
+	if u, err := url.Parse(s); err != nil || !u.IsAbs() || !uriSyntax.MatchString(s) {
+		t.Errorf("%s %q is not a URI (RFC 3986)", what, s)
+	}
 }
 
 func TestProvenance(t *testing.T) {
@@ -55,23 +70,33 @@ func TestProvenance(t *testing.T) {
 	builtin.Commit, builtin.Source = "", ""
 	noSource := input(binary)
 	noSource.Source = ""
+	layout := input(binary)
+	layout.Base = "oci:/home/me/my bases:v1"
+	// The base's purl: a registry reference (host:port/repo:tag) is no URI.
+	basePurl := "pkg:oci/base@sha256%3A" + registry.BaseDigest.Hex + "?repository_url=127.0.0.1%3A5000%2Fbase"
 	for _, tc := range []struct {
 		name string
 		in   attest.Input
 		deps []dep
 	}{
 		{"registry base, git checkout", registry, []dep{
-			{"git+https://github.com/acme/hello", map[string]string{"gitCommit": commit}},
-			{registry.Base, map[string]string{"sha256": registry.BaseDigest.Hex}},
+			{"", "git+https://github.com/acme/hello", map[string]string{"gitCommit": commit}},
+			{"", basePurl, map[string]string{"sha256": registry.BaseDigest.Hex}},
 		}},
-		// What URI names a checkout without a remote is left open ("").
+		// A checkout without a remote (or with one on this machine) has no
+		// URI: the commit alone says which code it is.
 		{"a commit without a remote", noSource, []dep{
-			{"", map[string]string{"gitCommit": commit}},
-			{noSource.Base, map[string]string{"sha256": noSource.BaseDigest.Hex}},
+			{"", "", map[string]string{"gitCommit": commit}},
+			{"", basePurl, map[string]string{"sha256": noSource.BaseDigest.Hex}},
 		}},
-		// The built-in base has no one digest: the first image's stands.
+		// The built-in base has no one digest: the first image's stands. It
+		// lives nowhere but in builder, so it has a name and no URI.
 		{"built-in base, no git", builtin, []dep{
-			{"builtin:static", map[string]string{"sha256": builtin.Images[0].BaseDigest.Hex}},
+			{"builtin:static", "", map[string]string{"sha256": builtin.Images[0].BaseDigest.Hex}},
+		}},
+		{"base from an OCI layout", layout, []dep{
+			{"", "git+https://github.com/acme/hello", map[string]string{"gitCommit": commit}},
+			{layout.Base, "", map[string]string{"sha256": layout.BaseDigest.Hex}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,23 +110,24 @@ func TestProvenance(t *testing.T) {
 			}
 			var subjects []dep
 			for _, s := range st.GetSubject() {
-				subjects = append(subjects, dep{s.GetName(), s.GetDigest()})
+				subjects = append(subjects, dep{Name: s.GetName(), Digest: s.GetDigest()})
 			}
-			if diff := cmp.Diff([]dep{{tc.in.Name, map[string]string{"sha256": tc.in.Subject.Digest.Hex}}}, subjects); diff != "" {
+			if diff := cmp.Diff([]dep{{Name: tc.in.Name, Digest: map[string]string{"sha256": tc.in.Subject.Digest.Hex}}}, subjects); diff != "" {
 				t.Errorf("subject (-want +got):\n%s", diff)
 			}
 			bd := prov.GetBuildDefinition()
 			var deps []dep
-			for i, d := range bd.GetResolvedDependencies() {
-				uri := d.GetUri()
-				if i < len(tc.deps) && tc.deps[i].URI == "" {
-					uri = ""
+			for _, d := range bd.GetResolvedDependencies() {
+				if d.GetUri() != "" {
+					checkURI(t, "resolved dependency", d.GetUri())
 				}
-				deps = append(deps, dep{uri, d.GetDigest()})
+				deps = append(deps, dep{d.GetName(), d.GetUri(), d.GetDigest()})
 			}
 			if diff := cmp.Diff(tc.deps, deps); diff != "" {
 				t.Errorf("resolved dependencies (-want +got):\n%s", diff)
 			}
+			checkURI(t, "build type", bd.GetBuildType())
+			checkURI(t, "builder id", prov.GetRunDetails().GetBuilder().GetId())
 			internal := bd.GetInternalParameters().AsMap()
 			wantInternal := map[string]any{
 				"goVersion": bi.GoVersion, "ldflags": tc.in.Build.Ldflags,
@@ -154,5 +180,82 @@ func TestProvenanceEmptyFlagsAreAList(t *testing.T) {
 	}
 	if diff := cmp.Diff([]any{"CGO_ENABLED=0"}, got["env"]); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
+	}
+}
+
+// TestProvenanceEnvHasNoDuplicates: CGO_ENABLED=0, which builder always
+// sets, is not repeated when the build env sets it too, and a variable set
+// twice is listed once, where it first appears, with the value the go
+// command ends with (the last).
+func TestProvenanceEnvHasNoDuplicates(t *testing.T) {
+	in := input(tinyBinary(t))
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []any
+	}{
+		{"none", nil, []any{"CGO_ENABLED=0"}},
+		{"CGO_ENABLED=0 in the build env", []string{"CGO_ENABLED=0", "GOEXPERIMENT=none"},
+			[]any{"CGO_ENABLED=0", "GOEXPERIMENT=none"}},
+		{"a variable twice", []string{"GOFLAGS=-v", "GOEXPERIMENT=none", "GOFLAGS=-x", "GOEXPERIMENT=none", "CGO_ENABLED=0"},
+			[]any{"CGO_ENABLED=0", "GOFLAGS=-x", "GOEXPERIMENT=none"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in.Build.Env = tc.env
+			data, err := attest.Provenance(in)
+			if err != nil {
+				t.Fatalf("Provenance: %v", err)
+			}
+			_, prov := readProvenance(t, data)
+			got := prov.GetBuildDefinition().GetInternalParameters().AsMap()["env"]
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("env (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRecordsNameTheImageAsGiven: an image built without a repository is
+// named by its own name in both records, never by the Docker Hub name
+// (index.docker.io/library/app) that ggcr makes of a bare "app"; a
+// repository asked for is named as it was given.
+func TestRecordsNameTheImageAsGiven(t *testing.T) {
+	binary := tinyBinary(t)
+	for _, tc := range []struct {
+		name, full, given, want, wantPurl string
+	}{
+		{"no repository", "index.docker.io/library/app", "app", "app", "pkg:oci/app@sha256%3A{hex}?arch=amd64"},
+		{"a repository", "ghcr.io/acme/app", "ghcr.io/acme/app", "ghcr.io/acme/app",
+			"pkg:oci/app@sha256%3A{hex}?arch=amd64&repository_url=ghcr.io%2Facme%2Fapp"},
+		{"Docker Hub asked for", "index.docker.io/acme/app", "docker.io/acme/app", "docker.io/acme/app",
+			"pkg:oci/app@sha256%3A{hex}?arch=amd64&repository_url=docker.io%2Facme%2Fapp"},
+		{"no given name", "registry.example.com/team/hello", "", "registry.example.com/team/hello",
+			"pkg:oci/hello@sha256%3A{hex}?arch=amd64&repository_url=registry.example.com%2Fteam%2Fhello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(binary)
+			in.Name, in.GivenName = tc.full, tc.given
+			data, err := attest.Provenance(in)
+			if err != nil {
+				t.Fatalf("Provenance: %v", err)
+			}
+			st, _ := readProvenance(t, data)
+			if s := st.GetSubject(); len(s) != 1 || s[0].GetName() != tc.want {
+				t.Errorf("provenance subject %v, want the name %s", s, tc.want)
+			}
+			img := in.Images[0]
+			sbom, err := attest.SBOM(in, img)
+			if err != nil {
+				t.Fatalf("SBOM: %v", err)
+			}
+			doc, pkgs, _ := readSBOM(t, sbom)
+			wantPurl := strings.ReplaceAll(tc.wantPurl, "{hex}", img.Descriptor.Digest.Hex)
+			if diff := cmp.Diff([]string{tc.want, wantPurl}, []string{pkgs["Image"].Name, pkgs["Image"].Purl}); diff != "" {
+				t.Errorf("SBOM image name and purl (-want +got):\n%s", diff)
+			}
+			if !strings.HasPrefix(doc.DocumentName, tc.want+" ") || strings.Contains(string(sbom), "index.docker.io") {
+				t.Errorf("SBOM %q names the image otherwise than %s", doc.DocumentName, tc.want)
+			}
+		})
 	}
 }

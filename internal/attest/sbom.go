@@ -35,8 +35,8 @@ func SBOM(in Input, img Image) ([]byte, error) {
 		SPDXVersion:       spdx.Version,
 		DataLicense:       spdx.DataLicense,
 		SPDXIdentifier:    "DOCUMENT",
-		DocumentName:      fmt.Sprintf("%s %s %s", in.Name, in.Version, p),
-		DocumentNamespace: "https://github.com/buildercli/builder/spdx/" + url.PathEscape(in.Name) + "/" + img.Descriptor.Digest.Hex,
+		DocumentName:      fmt.Sprintf("%s %s %s", in.imageName(), in.Version, p),
+		DocumentNamespace: "https://github.com/buildercli/builder/spdx/" + url.PathEscape(in.imageName()) + "/" + img.Descriptor.Digest.Hex,
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{{CreatorType: "Tool", Creator: "builder-" + in.BuilderVersion}},
 			Created:  in.Created.UTC().Format(time.RFC3339),
@@ -59,7 +59,7 @@ func SBOM(in Input, img Image) ([]byte, error) {
 // library and the base, and how they relate.
 func corePackages(in Input, img Image, bi *debug.BuildInfo) ([]*spdx.Package, []*spdx.Relationship) {
 	p := img.Descriptor.Platform
-	name := in.Name
+	name := in.imageName()
 	image := pkg("SPDXRef-Image", name, img.Descriptor.Digest.String(), purlOCI(name, img.Descriptor.Digest.Hex, p.Architecture))
 	image.PrimaryPackagePurpose = "CONTAINER"
 	image.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: img.Descriptor.Digest.Hex}}
