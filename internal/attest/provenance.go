@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -143,12 +144,14 @@ func Provenance(in Input) ([]byte, error) {
 }
 
 // sourceDependency is the checkout at commit. Its URI is the remote as SPDX
-// names a git download location (git+https://host/org/repo); a checkout
-// with no remote, or one on this machine, has none, only the commit.
+// names a git download location (git+https://host/org/repo), scheme and
+// host in lowercase as in-toto requires; a checkout with no remote, or one
+// on this machine, has none, only the commit.
 func sourceDependency(source, commit string) resourceDescriptor {
 	d := resourceDescriptor{Digest: map[string]string{"gitCommit": commit}}
-	if source != "" {
-		d.URI = "git+" + source
+	if u, err := url.Parse(source); err == nil && u.Scheme != "" && u.Host != "" {
+		u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+		d.URI = "git+" + u.String()
 	}
 	return d
 }
@@ -157,8 +160,8 @@ func sourceDependency(source, commit string) resourceDescriptor {
 var localBases = []string{"builtin:", "oci:", "docker-archive:"}
 
 // baseDependency is the base that resolved to digest. A registry base's URI
-// is its package URL (pkg:oci/NAME@sha256%3AHEX?repository_url=REPO), as
-// in-toto recommends: a reference such as 127.0.0.1:5000/base:v1 is no
+// is its package URL (pkg:oci/NAME@sha256%3AHEX?repository_url=REPO), one
+// of the two forms in-toto recommends: a reference such as 127.0.0.1:5000/base:v1 is no
 // URI. The built-in base and a base read from a file are nowhere else to
 // be found: they keep the name the labels give them, with no URI.
 func baseDependency(base string, digest v1.Hash) resourceDescriptor {

@@ -70,6 +70,8 @@ func TestProvenance(t *testing.T) {
 	builtin.Commit, builtin.Source = "", ""
 	noSource := input(binary)
 	noSource.Source = ""
+	upper := input(binary)
+	upper.Source = "https://GitHub.com:443/Acme/Hello"
 	layout := input(binary)
 	layout.Base = "oci:/home/me/my bases:v1"
 	// The base's purl: a registry reference (host:port/repo:tag) is no URI.
@@ -93,6 +95,12 @@ func TestProvenance(t *testing.T) {
 		// lives nowhere but in builder, so it has a name and no URI.
 		{"built-in base, no git", builtin, []dep{
 			{"builtin:static", "", map[string]string{"sha256": builtin.Images[0].BaseDigest.Hex}},
+		}},
+		// in-toto wants the scheme and the host in lowercase; the path is
+		// the remote's.
+		{"a remote in capitals", upper, []dep{
+			{"", "git+https://github.com:443/Acme/Hello", map[string]string{"gitCommit": commit}},
+			{"", basePurl, map[string]string{"sha256": upper.BaseDigest.Hex}},
 		}},
 		{"base from an OCI layout", layout, []dep{
 			{"", "git+https://github.com/acme/hello", map[string]string{"gitCommit": commit}},
