@@ -102,11 +102,11 @@ func (e *env) plan() []scenario {
 			{toolBuilder, e.builderBig()},
 		}},
 		{name: probeScenario, change: true, tools: []tool{
-			{toolBuilder, e.builderPublish(onePlatform, false)},
+			{toolBuilder, e.builderPublish(onePlatform, false, "--healthcheck", "cmd:healthcheck")},
 			{toolProbe, e.builderPublish(onePlatform, false, "--healthcheck", "http:/healthz")},
 		}},
 		{name: probeNoChange, tools: []tool{
-			{toolBuilder, e.builderPublish(onePlatform, true)},
+			{toolBuilder, e.builderPublish(onePlatform, true, "--healthcheck", "cmd:healthcheck")},
 			{toolProbe, e.builderPublish(onePlatform, true, "--healthcheck", "http:/healthz")},
 		}},
 	}
@@ -147,9 +147,10 @@ func (e *env) builderBig() func(context.Context, int) (sample, error) {
 // when same is set.
 func (e *env) builderPublish(platform string, same bool, flags ...string) func(context.Context, int) (sample, error) {
 	version := 0
+	// Each kind of run publishes its own line of versions.
 	minor := strings.Count(platform, ",") + 1
-	if len(flags) > 0 {
-		minor += 10
+	for _, f := range flags {
+		minor = minor*31 + len(f) + int(f[len(f)-1])
 	}
 	return func(ctx context.Context, i int) (sample, error) {
 		if !same || version == 0 {

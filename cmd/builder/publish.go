@@ -100,7 +100,7 @@ func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
 		}
 	}
 	for _, l := range res.Settled {
-		fmt.Fprintf(stderr, "moved %s to %s, the newest release: another publish ran at the same time\n", l.Tag, l.Newer)
+		fmt.Fprintf(stderr, "moved %s to %s, the highest release: another publish ran at the same time\n", l.Tag, l.Newer)
 	}
 	tags := res.Moved
 	if w := res.Written; w != nil && len(w.Failed) > 0 {

@@ -149,11 +149,14 @@ func deliver(ctx context.Context, built build.Result, repo name.Repository, sess
 		return res, fmt.Errorf("checking the floating tags after writing them: %w", err)
 	}
 	for _, l := range settled {
-		if i := slices.Index(res.Moved, l.Tag); i >= 0 {
-			res.Moved = slices.Delete(res.Moved, i, i+1)
-		}
-		res.Left = append(res.Left, l)
 		res.Settled = append(res.Settled, l)
+		res.Moved = slices.DeleteFunc(res.Moved, func(t string) bool { return t == l.Tag })
+		res.Left = slices.DeleteFunc(res.Left, func(m release.Left) bool { return m.Tag == l.Tag })
+		if l.Newer == plan.Version {
+			res.Moved = append(res.Moved, l.Tag) // moved back to this release
+		} else {
+			res.Left = append(res.Left, l)
+		}
 	}
 	env.Trace.Mark("settle floating tags")
 	return res, nil

@@ -189,12 +189,41 @@ func (p Plan) Write(ctx context.Context, s *registry.Session, a registry.Artifac
 
 // Settle runs after the plan's tags are written: it lists the repository's
 // tags again and moves each of the release's floating tags that does not
-// point at the highest release in its range to that release. Registries
-// have no compare-and-swap for tags, so two publishes of different versions
-// at once may each move a floating tag after the other decided; whichever
-// settles last leaves every floating tag on the highest release. It returns
-// the tags it moved, with the release each now names.
+// point at the highest release in its range to that release, then checks
+// again, until a pass moves nothing. Registries have no compare-and-swap for
+// tags, so two publishes of different versions at once may each move a
+// floating tag after the other decided, or settled on a list that lacked the
+// other's version; since every publish writes its version tag before its
+// floating tags and ends with a pass that moves nothing, the last write to a
+// floating tag is followed by a pass that sees every version written before
+// it. It returns the tags it moved, with the release each now names.
 func (p Plan) Settle(ctx context.Context, s *registry.Session) ([]Left, error) {
+	var moved []Left
+	for range maxSettlePasses {
+		pass, err := p.settleOnce(ctx, s)
+		if err != nil {
+			return moved, err
+		}
+		if len(pass) == 0 {
+			return moved, nil
+		}
+		for _, l := range pass {
+			i := slices.IndexFunc(moved, func(m Left) bool { return m.Tag == l.Tag })
+			if i >= 0 {
+				moved[i] = l
+			} else {
+				moved = append(moved, l)
+			}
+		}
+	}
+	return moved, fmt.Errorf("the floating tags of %s kept moving after %d passes: another publish is racing this one; run it again", p.Version, maxSettlePasses)
+}
+
+// maxSettlePasses bounds Settle.
+const maxSettlePasses = 8
+
+// settleOnce is one pass of Settle.
+func (p Plan) settleOnce(ctx context.Context, s *registry.Session) ([]Left, error) {
 	floating := p.release.Floating()
 	if len(floating) == 0 {
 		return nil, nil
