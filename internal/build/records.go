@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 
@@ -18,8 +19,14 @@ func (pl *Planned) records(r Result) (attest.Records, error) {
 	if err != nil {
 		return attest.Records{}, fmt.Errorf("describing the image: %w", err)
 	}
+	// The records name the image as the user did: a Docker Hub default
+	// (index.docker.io/library/…) that nobody asked for would lie.
+	given := pl.req.Repo
+	if given == "" {
+		given = strings.ToLower(pl.svc.name)
+	}
 	in := attest.Input{
-		Name: r.Ref.Context().String(), App: pl.src.ImportPath, Version: r.Version,
+		Name: r.Ref.Context().String(), GivenName: given, App: pl.src.ImportPath, Version: r.Version,
 		Commit: pl.meta.git.Commit, Source: pl.meta.git.Source, Created: pl.meta.created,
 		Base: pl.base.Name, BaseDigest: pl.base.Digest, Subject: *subject,
 		Build: pl.settings, BuilderVersion: pl.env.BuilderVersion,
