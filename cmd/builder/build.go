@@ -80,7 +80,7 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&b.WorkingDir, "workdir", "", "working directory, instead of the settings' or the base's")
 	f.StringArrayVar(&b.Args, "arg", nil, "default argument after the binary, instead of the settings' (repeatable)")
 	f.StringVar(&b.StopSignal, "stop-signal", "", "signal that stops the service, e.g. SIGINT, instead of the settings'")
-	f.StringVar(&o.Tarball, "tarball", "", "write a docker-archive tarball to this file")
+	f.StringVar(&o.Tarball, "tarball", "", "write the image to this file, for docker load and podman load; also an OCI layout archive (oci-archive:FILE) that keeps the digest")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
 	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")

@@ -40,7 +40,8 @@ func (m Multi) Deliver(ctx context.Context, b build.Result, log io.Writer) error
 // ErrTarballIndex refuses a tarball of several platforms' images.
 var ErrTarballIndex = errors.New("--tarball holds one platform's image: give one --platform, or use --oci-layout DIR for several")
 
-// TarballFile is a docker-archive file, named by the result's reference.
+// TarballFile is a file that is both a docker-archive and an OCI image
+// layout archive (see Tarball), named by the result's reference.
 type TarballFile string
 
 // Deliver implements Destination.
