@@ -13,6 +13,7 @@ import (
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/cache"
 	"github.com/buildercli/builder/internal/pipeline"
+	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/trace"
 )
@@ -81,6 +82,8 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringArrayVar(&b.Args, "arg", nil, "default argument after the binary, instead of the settings' (repeatable)")
 	f.StringVar(&b.StopSignal, "stop-signal", "", "signal that stops the service, e.g. SIGINT, instead of the settings'")
 	f.StringVar(&o.Tarball, "tarball", "", "write the image to this file, for docker load and podman load; also an OCI layout archive (oci-archive:FILE) that keeps the digest")
+	f.BoolVar(&o.Load, "load", false, "load the image into the container engine at $DOCKER_HOST (default "+push.DefaultEngineHost+": Docker, or podman system service) through its API")
+	o.Engine = os.Getenv("DOCKER_HOST")
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
 	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")

@@ -29,6 +29,10 @@ type Options struct {
 	Build build.Request
 	// Tarball and OCILayout are where the image is written; "" for not.
 	Tarball, OCILayout string
+	// Load sends the image to the container engine at Engine (DOCKER_HOST's
+	// syntax; "" for push.DefaultEngineHost).
+	Load   bool
+	Engine string
 	// SBOM and Provenance are files to write the records to; "" or None
 	// for none. (Publish also attaches them to the image unless None.)
 	SBOM, Provenance string
@@ -37,8 +41,12 @@ type Options struct {
 // validate checks what needs no file or command, so that bad input fails
 // before anything is read, compiled or written.
 func (o Options) validate() error {
-	if o.Tarball != "" && (strings.Contains(o.Build.Platform, ",") || o.Build.Platform == "all") {
+	several := strings.Contains(o.Build.Platform, ",") || o.Build.Platform == "all"
+	if o.Tarball != "" && several {
 		return push.ErrTarballIndex
+	}
+	if o.Load && several {
+		return push.ErrLoadIndex
 	}
 	if err := o.checkOutputs(); err != nil {
 		return err
@@ -99,6 +107,10 @@ func (o Options) destinations() push.Multi {
 	if files != (push.RecordFiles{}) {
 		m = append(m, files)
 	}
+	// Last, as a load cannot be undone if a later output failed.
+	if o.Load {
+		m = append(m, push.Engine{Host: o.Engine})
+	}
 	return m
 }
 
@@ -110,13 +122,20 @@ func file(p string) string {
 }
 
 // Build builds the image and writes it to the tarball, OCI layout and
-// record files o names; at least one of the first two.
+// record files o names, and loads it into the engine; at least one of the
+// tarball, layout and engine.
 func Build(ctx context.Context, o Options, env build.Env) (build.Result, error) {
-	if o.Tarball == "" && o.OCILayout == "" {
-		return build.Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR (or use builder publish)")
+	if o.Tarball == "" && o.OCILayout == "" && !o.Load {
+		return build.Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR, or --load (or use builder publish)")
 	}
 	if err := o.validate(); err != nil {
 		return build.Result{}, err
+	}
+	if o.Load {
+		// No engine, no build.
+		if err := (push.Engine{Host: o.Engine}).Ping(ctx); err != nil {
+			return build.Result{}, err
+		}
 	}
 	o.Build.SBOM, o.Build.Provenance = file(o.SBOM) != "", file(o.Provenance) != ""
 	src, err := source.Read(ctx, o.Path, env.KoConfig)
@@ -170,6 +189,9 @@ func buildImage(ctx context.Context, src source.Package, o Options, env build.En
 	}
 	if len(pl.Platforms()) > 1 && o.Tarball != "" {
 		return build.Result{}, push.ErrTarballIndex
+	}
+	if len(pl.Platforms()) > 1 && o.Load {
+		return build.Result{}, push.ErrLoadIndex
 	}
 	return pl.Build(ctx)
 }
