@@ -39,7 +39,7 @@ func report(w io.Writer, e *env, res []measured) error {
 		ratio(med["tarball after a change/"+toolBuilder], med["tarball after a change/"+toolKo]))
 	fmt.Fprintf(w, "- builder's HTTP healthcheck probe adds %d ms to a change + publish and %d ms to a no-change publish (medians)\n",
 		(med[probeScenario+"/"+toolProbe] - med[probeScenario+"/"+toolBuilder]).Milliseconds(),
-		(med[probeNoChange+"/"+toolProbe] - med[probeNoChange+"/"+toolBuilder]).Milliseconds())
+		(med[probeNoChange+"/"+toolProbe] - med[none+toolBuilder]).Milliseconds())
 	fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's): %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
 		maxRSS(res), rssOf(samplesOf(res, bigBinary, toolBuilder)))
 	return sizes(w, res)
