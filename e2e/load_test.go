@@ -101,15 +101,18 @@ func TestLoadIntoEngine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	if got := strings.TrimSpace(out); got != b.digest {
-		t.Errorf("builder build --load printed %q, want the digest %s", got, b.digest)
+	// Compared with what this run printed: the shared build may be of
+	// another state of the tree.
+	digest := strings.TrimSpace(out)
+	if !digestPattern.MatchString(digest) {
+		t.Fatalf("builder build --load printed %q, want one digest; stderr:\n%s", out, notes)
 	}
 	if want := "loaded app:" + tag + " into the engine at " + host; !strings.Contains(notes, want) {
 		t.Errorf("stderr does not say %q:\n%s", want, notes)
 	}
 	img := podmanImage(t, e.p, "app:"+tag)
-	if img.Digest != b.digest {
-		t.Errorf("podman lists %v with digest %s, want builder's %s", img.Names, img.Digest, b.digest)
+	if img.Digest != digest {
+		t.Errorf("podman lists %v with digest %s, want the one builder printed, %s", img.Names, img.Digest, digest)
 	}
 
 	port := freePort(t)
