@@ -16,7 +16,7 @@ import (
 // the standard library rather than with the code that wrote it.
 type archive struct {
 	repoTags   []string
-	configName string // as manifest.json names it: "sha256:<hex>"
+	configName string // as manifest.json names it: "blobs/sha256/<hex>"
 	config     []byte
 	layers     []blob // in manifest order, the base first
 }

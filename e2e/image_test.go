@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"path"
 	"runtime"
 	"strings"
 	"testing"
@@ -103,7 +104,7 @@ func TestRawConfig(t *testing.T) {
 	}
 	raw := mustRun(t, "tar", "-xOf", b.tarball, manifest[0].Config)
 	sum := sha256.Sum256([]byte(raw))
-	name := strings.TrimSuffix(strings.TrimPrefix(manifest[0].Config, "sha256:"), ".json")
+	name := path.Base(manifest[0].Config) // blobs/sha256/HEX
 	if got := hex.EncodeToString(sum[:]); got != name {
 		t.Errorf("config %s has digest sha256:%s: the archive is not content-addressed", manifest[0].Config, got)
 	}

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -31,11 +35,17 @@ func (p podman) must(t *testing.T, args ...string) string {
 	return mustRun(t, "podman", append(global, args...)...)
 }
 
+// TestPodmanLoad loads a --format docker tarball: podman sees its user and
+// keeps its HEALTHCHECK (from an OCI image it keeps none).
 func TestPodmanLoad(t *testing.T) {
 	b := built(t)
 	t.Parallel()
+	tarball := filepath.Join(t.TempDir(), "docker.tar")
+	if _, err := b.image("--format", "docker", "--tarball", tarball); err != nil {
+		t.Fatal(err)
+	}
 	p := newPodman(t)
-	out := p.must(t, "load", "--quiet", "--input", b.tarball)
+	out := p.must(t, "load", "--quiet", "--input", tarball)
 	t.Logf("podman load: %s", strings.TrimSpace(out))
 
 	var images []struct {
@@ -58,8 +68,8 @@ func TestPodmanLoad(t *testing.T) {
 	if name == "" {
 		t.Fatalf("podman images lists no app:%s:\n%s", tag, out)
 	}
-	config := readArchive(t, b.tarball).configName
-	if want := strings.TrimPrefix(config, "sha256:"); id != want {
+	config := readArchive(t, tarball).configName
+	if want := path.Base(config); id != want { // blobs/sha256/HEX
 		t.Errorf("podman gives %s the ID %s, want the config digest %s", name, id, want)
 	}
 
@@ -78,5 +88,47 @@ func TestPodmanLoad(t *testing.T) {
 		t.Errorf("podman sees no healthcheck:\n%s", out)
 	} else if diff := cmp.Diff([]string{"CMD", entrypoint, "healthcheck"}, hc.Test); diff != "" {
 		t.Errorf("podman's healthcheck mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestPodmanPulledHealthcheck: podman pulls the app, published with
+// --format docker, from a real registry and keeps its HEALTHCHECK (it keeps
+// one only from a Docker-typed config), and `podman healthcheck run` finds
+// the running app healthy.
+func TestPodmanPulledHealthcheck(t *testing.T) {
+	built(t)
+	t.Parallel()
+	reg := startRegistry(t, false)
+	pub := newPublisher(t, reg)
+	ref := reg.host + "/team/health:v1.2.3"
+	pub.publish(t, "--tag", "v1.2.3", "--repo", reg.host+"/team/health", "--format", "docker")
+	e := engineCLI{p: newPodman(t), conf: filepath.Join(t.TempDir(), "containers.conf")}
+	if err := os.WriteFile(e.conf, []byte(podmanConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must(t, "pull", "--quiet", "--tls-verify=false", ref)
+	var inspect []struct{ Healthcheck *struct{ Test []string } }
+	out := e.must(t, "image", "inspect", ref)
+	if err := json.Unmarshal([]byte(out), &inspect); err != nil || len(inspect) != 1 || inspect[0].Healthcheck == nil {
+		t.Fatalf("podman keeps no healthcheck of the pulled image (%v):\n%s", err, out)
+	}
+	port := freePort(t)
+	name := fmt.Sprintf("builder-health-%d", port)
+	e.must(t, "run", "-d", "--name", name, "--network", "host", "-e", fmt.Sprintf("PORT=%d", port), ref)
+	t.Cleanup(func() {
+		if _, _, err := (invocation{Env: []string{"CONTAINERS_CONF=" + e.conf}}).run("podman", e.args("rm", "-f", name)...); err != nil {
+			t.Errorf("removing the container: %v", err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, stderr, err := (invocation{Env: []string{"CONTAINERS_CONF=" + e.conf}}).run("podman", e.args("healthcheck", "run", name)...)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("podman healthcheck run %s: %v\n%s\nlogs:\n%s", name, err, stderr, e.must(t, "logs", name))
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }

@@ -80,6 +80,7 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&b.Healthcheck, "healthcheck", "", "healthcheck instead of the settings': none, cmd:ARGS (the binary's own mode) or http:[PORT]/PATH (builder's probe)")
 	f.StringVar(&b.WorkingDir, "workdir", "", "working directory, instead of the settings' or the base's")
 	f.StringArrayVar(&b.Args, "arg", nil, "default argument after the binary, instead of the settings' (repeatable)")
+	f.StringVar(&b.Format, "format", "", "media types: oci (default), or docker, whose HEALTHCHECK podman keeps too")
 	f.StringVar(&b.StopSignal, "stop-signal", "", "signal that stops the service, e.g. SIGINT, instead of the settings'")
 	f.StringVar(&o.Tarball, "tarball", "", "write the image to this file, for docker load and podman load; also an OCI layout archive (oci-archive:FILE) that keeps the digest")
 	f.BoolVar(&o.Load, "load", false, "load the image into the container engine at $DOCKER_HOST (default "+push.DefaultEngineHost+": Docker, or podman system service) through its API")

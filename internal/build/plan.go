@@ -12,6 +12,7 @@ import (
 
 	"github.com/buildercli/builder/internal/attest"
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/imagespec"
 	"github.com/buildercli/builder/internal/koconfig"
 	"github.com/buildercli/builder/internal/layers"
 	"github.com/buildercli/builder/internal/source"
@@ -49,6 +50,12 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 			return nil, fmt.Errorf("%s: %w", src.KoConfig, err)
 		}
 		return nil, err
+	}
+	if pl.svc.health != nil && req.Format != imagespec.FormatDocker {
+		fmt.Fprintln(env.Log, "note: podman ignores the HEALTHCHECK of an OCI image (docker keeps it): --format docker keeps it for both")
+	}
+	if req.Format == imagespec.FormatDocker && len(pl.svc.annotations) > 0 {
+		return nil, fmt.Errorf("--format docker: a Docker manifest holds no annotations, and the settings or flags give some: use labels, or --format oci")
 	}
 	if pl.meta, err = readMeta(req, env, src.Git); err != nil {
 		return nil, err

@@ -146,6 +146,7 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 		Healthcheck: sv.healthcheck(entrypoint),
 		Created:     pl.meta.created,
 		Platform:    p,
+		Format:      pl.req.Format,
 	})
 }
 

@@ -43,6 +43,9 @@ type Request struct {
 	Healthcheck            string
 	WorkingDir, StopSignal string
 	Args                   []string
+	// Format is the media types the image is written in: "oci" (when
+	// empty) or "docker", which podman needs to keep a HEALTHCHECK.
+	Format string
 	// SBOM and Provenance ask for the records.
 	SBOM, Provenance bool
 }
@@ -95,6 +98,11 @@ func (o Request) Validate() error {
 		if _, err := ParseHealthcheck(o.Healthcheck); err != nil {
 			return err
 		}
+	}
+	switch o.Format {
+	case "", imagespec.FormatOCI, imagespec.FormatDocker:
+	default:
+		return fmt.Errorf("--format %q: use oci (the default) or docker", o.Format)
 	}
 	if err := checkSettings("--", o.Labels, o.Annotations, o.Env, o.WorkingDir, o.StopSignal); err != nil {
 		return err

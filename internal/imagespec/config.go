@@ -48,6 +48,9 @@ type Spec struct {
 	Created time.Time
 	// Platform is written to the config.
 	Platform v1.Platform
+	// Format is FormatOCI (when empty) or FormatDocker, which has no
+	// manifest annotations.
+	Format string
 }
 
 // Layer is a layer to lay over the base, with the history entry that
@@ -88,6 +91,9 @@ func Append(base v1.Image, layers []Layer, spec Spec) (v1.Image, error) {
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, fmt.Errorf("setting the image config: %w", err)
+	}
+	if spec.Format == FormatDocker {
+		return toDocker(img)
 	}
 	ann := annotations(spec.Labels)
 	maps.Copy(ann, spec.Annotations)

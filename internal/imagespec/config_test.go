@@ -119,6 +119,7 @@ var fullSpec = imagespec.Spec{
 	Created:     created.In(time.FixedZone("CEST", 2*3600)),
 	Platform:    v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"},
 	Healthcheck: imagespec.Healthcheck([]string{"/usr/local/bin/app", "healthcheck"}, imagespec.Timing{Retries: 5}),
+	Format:      imagespec.FormatOCI,
 }
 
 const history = "go build example.com/app"
@@ -316,4 +317,52 @@ func digest(t *testing.T, l v1.Layer) v1.Hash {
 		t.Fatalf("Digest: %v", err)
 	}
 	return d
+}
+
+// TestAppendDockerFormat: asked for, an image is written with Docker's
+// media types (podman keeps a HEALTHCHECK only from those), with the same
+// layers and the same config content; by default, OCI's.
+func TestAppendDockerFormat(t *testing.T) {
+	spec := fullSpec
+	spec.Format, spec.Annotations = imagespec.FormatDocker, nil
+	img := appendImage(t, ociBase(t), binLayer(t), spec)
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []types.MediaType{m.MediaType, m.Config.MediaType}
+	for _, l := range m.Layers {
+		got = append(got, l.MediaType)
+	}
+	want := []types.MediaType{types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer, types.DockerLayer}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("media types (-want +got):\n%s", diff)
+	}
+	ociSpec := fullSpec
+	ociSpec.Annotations = nil
+	oci := appendImage(t, ociBase(t), binLayer(t), ociSpec)
+	om, err := oci.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Layers {
+		if m.Layers[i].Digest != om.Layers[i].Digest {
+			t.Errorf("layer %d: %s in Docker's format, %s in OCI's", i, m.Layers[i].Digest, om.Layers[i].Digest)
+		}
+	}
+	dc, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := oci.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(oc, dc); diff != "" {
+		t.Errorf("config (-oci +docker):\n%s", diff)
+	}
+	spec.Format = ""
+	if mt, err := appendImage(t, ociBase(t), binLayer(t), spec).MediaType(); err != nil || mt != types.OCIManifestSchema1 {
+		t.Errorf("by default: %s, %v; want OCI", mt, err)
+	}
 }

@@ -21,6 +21,18 @@ type Platformed struct {
 // digest, which differs by platform: the index names baseDigest, the base
 // index's, when there is one.
 func Index(images []Platformed, f Facts, extra map[string]string, baseDigest string) (v1.ImageIndex, error) {
+	if len(images) > 0 {
+		if mt, err := images[0].Image.MediaType(); err == nil && mt == types.DockerManifestSchema2 {
+			// A Docker manifest list, which has no annotations.
+			idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
+			adds := make([]mutate.IndexAddendum, len(images))
+			for i, im := range images {
+				p := im.Platform
+				adds[i] = mutate.IndexAddendum{Add: plainImage{im.Image}, Descriptor: v1.Descriptor{Platform: &p}}
+			}
+			return mutate.AppendManifests(idx, adds...), nil
+		}
+	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	adds := make([]mutate.IndexAddendum, len(images))
 	for i, im := range images {
