@@ -93,7 +93,7 @@ func Append(base v1.Image, layers []Layer, spec Spec) (v1.Image, error) {
 		return nil, fmt.Errorf("setting the image config: %w", err)
 	}
 	if spec.Format == FormatDocker {
-		return toDocker(img)
+		return Retype(img, FormatDocker)
 	}
 	ann := annotations(spec.Labels)
 	maps.Copy(ann, spec.Annotations)

@@ -21,19 +21,52 @@ const (
 	FormatDocker = "docker"
 )
 
-// dockerLayerTypes maps each OCI layer media type to Docker's: the bytes
-// stay, and so does the digest.
-var dockerLayerTypes = map[types.MediaType]types.MediaType{
-	types.OCILayer:                types.DockerLayer,
-	types.DockerLayer:             types.DockerLayer,
-	types.OCIUncompressedLayer:    types.DockerUncompressedLayer,
-	types.DockerUncompressedLayer: types.DockerUncompressedLayer,
+// formats are the media types of each format: manifest, config, and each
+// layer media type's counterpart. The bytes stay, and so do the digests of
+// the config and the layers.
+var formats = map[string]struct {
+	manifest, config types.MediaType
+	layers           map[types.MediaType]types.MediaType
+}{
+	FormatOCI: {types.OCIManifestSchema1, types.OCIConfigJSON, map[types.MediaType]types.MediaType{
+		types.DockerLayer:             types.OCILayer,
+		types.OCILayer:                types.OCILayer,
+		types.DockerUncompressedLayer: types.OCIUncompressedLayer,
+		types.OCIUncompressedLayer:    types.OCIUncompressedLayer,
+		types.OCILayerZStd:            types.OCILayerZStd,
+	}},
+	FormatDocker: {types.DockerManifestSchema2, types.DockerConfigJSON, map[types.MediaType]types.MediaType{
+		types.OCILayer:                types.DockerLayer,
+		types.DockerLayer:             types.DockerLayer,
+		types.OCIUncompressedLayer:    types.DockerUncompressedLayer,
+		types.DockerUncompressedLayer: types.DockerUncompressedLayer,
+	}},
 }
 
-// toDocker returns img with Docker media types: manifest, config and every
-// layer, with the same config and layer bytes. A Docker manifest has no
-// annotations; the labels in the config say the same.
-func toDocker(img v1.Image) (v1.Image, error) {
+// IsFormat reports whether img's manifest, config and layers all have the
+// media types of format already.
+func IsFormat(img v1.Image, format string) (bool, error) {
+	f := formats[format]
+	m, err := img.Manifest()
+	if err != nil {
+		return false, err
+	}
+	ok := m.MediaType == f.manifest && m.Config.MediaType == f.config
+	for _, d := range m.Layers {
+		ok = ok && f.layers[d.MediaType] == d.MediaType
+	}
+	return ok, nil
+}
+
+// Retype returns img with the media types of format throughout: manifest,
+// config and every layer, with the same config and layer bytes (and layer
+// annotations and URLs). It sets no manifest annotations: the caller says
+// which an image keeps.
+func Retype(img v1.Image, format string) (v1.Image, error) {
+	f, ok := formats[format]
+	if !ok {
+		return nil, fmt.Errorf("unknown image format %q", format)
+	}
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -42,14 +75,15 @@ func toDocker(img v1.Image) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.DockerManifestSchema2), types.DockerConfigJSON)
+	out := mutate.ConfigMediaType(mutate.MediaType(empty.Image, f.manifest), f.config)
 	adds := make([]mutate.Addendum, len(ls))
 	for i, l := range ls {
-		mt, ok := dockerLayerTypes[m.Layers[i].MediaType]
+		mt, ok := f.layers[m.Layers[i].MediaType]
 		if !ok {
-			return nil, fmt.Errorf("layer %s has media type %s, which Docker's format has no match for: use --format oci", m.Layers[i].Digest, m.Layers[i].MediaType)
+			return nil, fmt.Errorf("layer %s has media type %s, which has no %s counterpart", m.Layers[i].Digest, m.Layers[i].MediaType, format)
 		}
-		adds[i] = mutate.Addendum{Layer: typedLayer{Layer: l, mt: mt}, MediaType: mt}
+		adds[i] = mutate.Addendum{Layer: typedLayer{Layer: l, mt: mt}, MediaType: mt,
+			Annotations: m.Layers[i].Annotations, URLs: m.Layers[i].URLs}
 	}
 	if out, err = mutate.Append(out, adds...); err != nil {
 		return nil, err
