@@ -5,8 +5,11 @@ GO       ?= go
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN      := bin/builder
 IMAGE    ?= app.tar
+SBOM     ?=
 CRANE    := github.com/google/go-containerregistry/cmd/crane@v0.22.1
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+# The same version as .github/workflows/ci.yml; linters chosen in .golangci.yml.
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # Commands the end-to-end tests use, as command:debian-package: a real OCI
 # runtime, independent image clients, a real registry with htpasswd auth.
 E2E_TOOLS := skopeo:skopeo umoci:umoci runc:runc podman:podman \
@@ -17,8 +20,9 @@ E2E_TOOLS := skopeo:skopeo umoci:umoci runc:runc podman:podman \
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/builder
 
+# make image SBOM=sbom.spdx.json also writes the image's SPDX SBOM.
 image: build
-	./$(BIN) build ./app --tarball $(IMAGE)
+	./$(BIN) build ./app --tarball $(IMAGE)$(if $(SBOM), --sbom $(SBOM))
 
 # make publish TAG=v1.2.0 REPO=ghcr.io/acme/app
 publish: build
@@ -42,11 +46,13 @@ test-deps:
 	fi
 	@command -v crane >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/crane" ] || $(GO) install $(CRANE)
 
+# golangci-lint runs go vet's checks and gofmt's among its own, on both
+# modules; gofmt -l also covers the test programs under testdata/.
 lint:
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
-	cd bench && $(GO) vet .
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) run $(GOLANGCI_LINT) run ./...
+	cd bench && $(GO) run $(GOLANGCI_LINT) run ./...
 
 # builder against ko (pinned in bench/go.mod) and go build, side by side, on
 # an in-process registry; needs nothing but Go. RUNS=N for more samples.

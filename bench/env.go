@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -133,5 +132,3 @@ func (e *env) cmd(ctx context.Context, dir string, env []string, name string, ar
 	}
 	return nil
 }
-
-func hostArch() string { return runtime.GOARCH }

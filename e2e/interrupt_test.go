@@ -66,7 +66,7 @@ func startSlowProxy(t *testing.T, reg *registry) *slowProxy {
 		if upload && r.ContentLength != 0 {
 			p.once.Do(func() { close(p.uploading) })
 			if p.throttled.Load() {
-				r.Body = &slowReader{ctx: r.Context(), r: r.Body}
+				r.Body = &slowReader{done: r.Context().Done(), r: r.Body}
 			}
 		}
 		rp.ServeHTTP(w, r)
@@ -78,8 +78,8 @@ func startSlowProxy(t *testing.T, reg *registry) *slowProxy {
 
 // slowReader reads at most throttleRate bytes a second from r.
 type slowReader struct {
-	ctx context.Context
-	r   io.ReadCloser
+	done <-chan struct{} // closed when the client goes away
+	r    io.ReadCloser
 }
 
 func (s *slowReader) Read(p []byte) (int, error) {
@@ -88,8 +88,8 @@ func (s *slowReader) Read(p []byte) (int, error) {
 		p = p[:n]
 	}
 	select {
-	case <-s.ctx.Done():
-		return 0, s.ctx.Err()
+	case <-s.done:
+		return 0, context.Canceled
 	case <-time.After(tick):
 	}
 	return s.r.Read(p)

@@ -269,7 +269,7 @@ func TestImage(t *testing.T) {
 			if diff := cmp.Diff(p, v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}); diff != "" {
 				t.Errorf("config platform (-want +got):\n%s", diff)
 			}
-			if !cf.Created.Time.Equal(layers.Epoch) {
+			if !cf.Created.Equal(layers.Epoch) {
 				t.Errorf("created = %v, want %v", cf.Created.Time, layers.Epoch)
 			}
 			if got, want := cf.Config.User, "65532:65532"; got != want {

@@ -81,7 +81,7 @@ func TestImageInjectsNothingUnasked(t *testing.T) {
 		t.Fatalf("ConfigFile: %v", err)
 	}
 	want := time.Unix(1700000000, 0).UTC()
-	if !cf.Created.Time.Equal(want) {
+	if !cf.Created.Equal(want) {
 		t.Errorf("created = %v, want %v", cf.Created.Time, want)
 	}
 	for k, v := range map[string]string{

@@ -87,7 +87,7 @@ func (o Request) Validate() error {
 			return err
 		}
 	}
-	if !(len(o.Ports) == 1 && o.Ports[0] == "none") {
+	if len(o.Ports) != 1 || o.Ports[0] != "none" {
 		for _, p := range o.Ports {
 			if _, err := imagespec.ParsePort(p); err != nil {
 				return fmt.Errorf("--port: %w", err)

@@ -202,14 +202,14 @@ func TestAppend(t *testing.T) {
 	if diff := cmp.Diff(fullSpec.Platform, gotPlatform); diff != "" {
 		t.Errorf("config platform (-want +got):\n%s", diff)
 	}
-	if !cf.Created.Time.Equal(created) || cf.Created.Location() != time.UTC {
+	if !cf.Created.Equal(created) || cf.Created.Location() != time.UTC {
 		t.Errorf("config created = %v, want %v in UTC", cf.Created.Time, created)
 	}
 	if len(cf.History) == 0 {
 		t.Fatalf("config has no history")
 	}
 	h := cf.History[len(cf.History)-1]
-	if h.CreatedBy != history || !h.Created.Time.Equal(created) || h.EmptyLayer {
+	if h.CreatedBy != history || !h.Created.Equal(created) || h.EmptyLayer {
 		t.Errorf("last history = %+v, want created_by %q at %v for a layer", h, history, created)
 	}
 	if got, want := len(cf.RootFS.DiffIDs), 2; got != want {

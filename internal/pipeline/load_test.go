@@ -45,7 +45,9 @@ func newEngine(t *testing.T) *engine {
 	e := &engine{host: "unix://" + sock}
 	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_ping" {
-			io.WriteString(w, "OK")
+			if _, err := io.WriteString(w, "OK"); err != nil {
+				t.Errorf("answering %s: %v", r.URL.Path, err)
+			}
 			return
 		}
 		body, err := io.ReadAll(r.Body)
@@ -56,9 +58,11 @@ func newEngine(t *testing.T) *engine {
 		e.mu.Lock()
 		e.body = body
 		e.mu.Unlock()
-		io.WriteString(w, `{"stream":"Loaded image: hello:v1\n"}`)
+		if _, err := io.WriteString(w, `{"stream":"Loaded image: hello:v1\n"}`); err != nil {
+			t.Errorf("answering %s: %v", r.URL.Path, err)
+		}
 	})}
-	go s.Serve(l)
+	go func() { _ = s.Serve(l) }() // http.ErrServerClosed once the cleanup closes it
 	t.Cleanup(func() { s.Close() })
 	return e
 }

@@ -64,7 +64,9 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
 	url := func(p int, path string) string { return "http://127.0.0.1:" + strconv.Itoa(p) + path }
 	for _, tc := range []struct {
 		args    []string

@@ -121,7 +121,7 @@ func (e Engine) unreachable(err error) error {
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
-	return fmt.Errorf("no container engine answers at %s (%v): start Docker or `podman system service`, or set DOCKER_HOST", e.host(), err)
+	return fmt.Errorf("no container engine answers at %s (%w): start Docker or `podman system service`, or set DOCKER_HOST", e.host(), err)
 }
 
 // client returns an HTTP client for the engine and the base URL of its API.

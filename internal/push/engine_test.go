@@ -34,7 +34,7 @@ func fakeEngine(t *testing.T, handler http.Handler) string {
 		t.Fatalf("listening on %s: %v", sock, err)
 	}
 	s := &http.Server{Handler: handler}
-	go s.Serve(l)
+	go func() { _ = s.Serve(l) }() // http.ErrServerClosed once the cleanup closes it
 	t.Cleanup(func() { s.Close() })
 	return "unix://" + sock
 }
@@ -53,7 +53,9 @@ func TestEngineLoads(t *testing.T) {
 	var got loads
 	host := fakeEngine(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_ping" {
-			io.WriteString(w, "OK")
+			if _, err := io.WriteString(w, "OK"); err != nil {
+				t.Errorf("answering %s: %v", r.URL.Path, err)
+			}
 			return
 		}
 		got.path = r.Method + " " + r.URL.RequestURI()
@@ -72,7 +74,9 @@ func TestEngineLoads(t *testing.T) {
 			got.digest = digestOf(t, loaded)
 		}
 		got.tags = repoTags(t, p)
-		io.WriteString(w, `{"stream":"Loaded image: example.com/app:v1\n"}`)
+		if _, err := io.WriteString(w, `{"stream":"Loaded image: example.com/app:v1\n"}`); err != nil {
+			t.Errorf("answering %s: %v", r.URL.Path, err)
+		}
 	}))
 	e := push.Engine{Host: host}
 	if err := e.Ping(context.Background()); err != nil {
@@ -99,7 +103,9 @@ func TestEngineErrors(t *testing.T) {
 		return fakeEngine(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.WriteHeader(status)
-			io.WriteString(w, body)
+			if _, err := io.WriteString(w, body); err != nil {
+				t.Errorf("answering %s: %v", r.URL.Path, err)
+			}
 		}))
 	}
 	for _, tc := range []struct {

@@ -56,7 +56,7 @@ func Explain(reg name.Registry, err error) error {
 	case errors.As(err, &dns):
 		return fmt.Errorf("cannot resolve registry host %s (%v): check the repository name", host, dns.Err)
 	case errors.Is(err, syscall.ECONNREFUSED), isTimeout(err):
-		return fmt.Errorf("cannot reach registry %s (%v): is it running, and is the address right?", host, rootCause(err))
+		return fmt.Errorf("cannot reach registry %s (%w): is it running, and is the address right?", host, rootCause(err))
 	}
 	return oneLine(err)
 }

@@ -134,7 +134,7 @@ func TestExplain(t *testing.T) {
 			if tc.wantIs != nil && !errors.Is(got, tc.wantIs) {
 				t.Errorf("Explain = %q does not wrap %v", msg, tc.wantIs)
 			}
-			if tc.wantIs != ErrAuth && errors.Is(got, ErrAuth) {
+			if !errors.Is(tc.wantIs, ErrAuth) && errors.Is(got, ErrAuth) {
 				t.Errorf("Explain = %q wraps ErrAuth", msg)
 			}
 		})

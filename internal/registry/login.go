@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,7 +59,8 @@ func checkLogin(ctx context.Context, reg name.Registry, username, password strin
 		if err == nil || i == len(schemes)-1 {
 			return err
 		}
-		if _, isStatus := err.(*transport.Error); isStatus {
+		var status *transport.Error
+		if errors.As(err, &status) {
 			return err
 		}
 	}

@@ -39,7 +39,7 @@ func (m Mounts) Lookup(repo name.Repository, d v1.Hash) (name.Repository, bool) 
 	if src == repo.RepositoryStr() || src == "" {
 		return name.Repository{}, false
 	}
-	return repo.Registry.Repo(src), true
+	return repo.Repo(src), true
 }
 
 // Record notes that repo has the blob d.

@@ -70,7 +70,9 @@ func TestAttachIsIdempotent(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("putting the manifest alone: %v %v", resp, err)
 	}
-	resp.Body.Close()
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	listed := func() []v1.Hash {
 		idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
 		if err != nil {

@@ -298,6 +298,9 @@ func TestRetryingStopsWhenCancelledWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	resp, err := rt.RoundTrip(get(t, ctx, "https://registry.test/v2/"))
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("RoundTrip = %v, %v; want context.Canceled", resp, err)
 	}

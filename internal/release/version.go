@@ -30,7 +30,7 @@ func Parse(tag string) (Release, error) {
 	}
 	v, err := semver.StrictNewVersion(bare)
 	if err != nil {
-		return Release{}, fmt.Errorf("--tag %q is not a SemVer 2.0 version such as v1.2.0 or v1.3.0-rc.1: %v", tag, err)
+		return Release{}, fmt.Errorf("--tag %q is not a SemVer 2.0 version such as v1.2.0 or v1.3.0-rc.1: %w", tag, err)
 	}
 	if v.Metadata() != "" {
 		return Release{}, fmt.Errorf("--tag %q: build metadata (+%s) cannot appear in an image tag; drop it", tag, v.Metadata())
