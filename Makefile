@@ -7,6 +7,7 @@ BIN      := bin/builder
 IMAGE    ?= app.tar
 SBOM     ?=
 CRANE    := github.com/google/go-containerregistry/cmd/crane@v0.22.1
+ORAS     := oras.land/oras/cmd/oras@v1.3.6
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 # The same version as .github/workflows/ci.yml; linters chosen in .golangci.yml.
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
@@ -45,6 +46,7 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v crane >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/crane" ] || $(GO) install $(CRANE)
+	@command -v oras >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/oras" ] || $(GO) install $(ORAS)
 
 # golangci-lint runs go vet's checks and gofmt's among its own, on both
 # modules; gofmt -l also covers the test programs under testdata/.
