@@ -35,6 +35,8 @@ type Image struct {
 	Args []string `yaml:"args"`
 	// StopSignal is the signal that asks the service to stop, e.g. SIGTERM.
 	StopSignal string `yaml:"stopSignal"`
+	// Deploy is read by builder manifests only, never by a build.
+	Deploy *Deploy `yaml:"deploy"`
 }
 
 // Healthcheck is one of: the service's own binary run with Command, or an
