@@ -87,6 +87,7 @@ func newPublishCmd() *cobra.Command {
 	f.StringArrayVar(&o.ExtraTags, "extra-tag", nil, "another tag to publish as given (repeatable)")
 	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "publish from a tree with uncommitted changes (no git-<commit> tag)")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
+	f.StringVar(&o.ImageRefs, "image-refs", "", "write every reference published to this file, one a line: REPO@DIGEST, then REPO:TAG@DIGEST per tag")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document describing the publish on stdout")
 	return cmd
 }

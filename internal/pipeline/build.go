@@ -58,10 +58,14 @@ func (o Options) validate() error {
 // files builder may write: "-", anything but a regular file where a file
 // goes, anything but a directory where the layout goes, and two outputs that
 // are the same path or one inside the other.
-func (o Options) checkOutputs() error {
+func (o Options) checkOutputs(more ...[2]string) error {
 	type output struct{ flag, path string }
 	var outs []output
-	for _, out := range []output{{"--tarball", o.Tarball}, {"--oci-layout", o.OCILayout}, {"--sbom", file(o.SBOM)}, {"--provenance", file(o.Provenance)}} {
+	all := []output{{"--tarball", o.Tarball}, {"--oci-layout", o.OCILayout}, {"--sbom", file(o.SBOM)}, {"--provenance", file(o.Provenance)}}
+	for _, m := range more {
+		all = append(all, output{m[0], m[1]})
+	}
+	for _, out := range all {
 		if out.path == "" {
 			continue
 		}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
@@ -28,6 +30,9 @@ type PublishOptions struct {
 	// AllowDirty publishes from a tree with uncommitted changes; the
 	// git-<commit> tag is then not written, as it would name other content.
 	AllowDirty bool
+	// ImageRefs, when set, is a file that gets every reference published,
+	// one a line: REPO@DIGEST, then REPO:TAG@DIGEST for each tag written.
+	ImageRefs string
 }
 
 // ErrDirty is returned for a tree with uncommitted changes without AllowDirty.
@@ -48,8 +53,11 @@ type Result struct {
 	Settled   []release.Left `json:"tags_settled,omitempty"`
 	Sizes     Sizes          `json:"sizes"`
 	Platforms []string       `json:"platforms"`
-	Push      registry.Stats `json:"-"`
-	Ref       name.Digest    `json:"-"`
+	// References are every reference published: REPO@DIGEST, then
+	// REPO:TAG@DIGEST for each tag written.
+	References []string       `json:"references"`
+	Push       registry.Stats `json:"-"`
+	Ref        name.Digest    `json:"-"`
 }
 
 // Publish validates everything it can before building, checks the
@@ -112,6 +120,10 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 		return Result{}, err
 	}
 	res, err := deliver(ctx, built, repo, session, append(local, nil), plan, cur, env)
+	res.References = res.references()
+	if err == nil && o.ImageRefs != "" {
+		err = atomicfile.WriteFile(o.ImageRefs, []byte(strings.Join(res.References, "\n")+"\n"))
+	}
 	if err != nil {
 		if rerr := undo.Restore(); rerr != nil {
 			fmt.Fprintf(env.Log, "note: %v\n", rerr)
@@ -120,6 +132,23 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, erro
 	}
 	undo.Forget()
 	return res, nil
+}
+
+// references lists every reference the publish wrote: REPO@DIGEST, then
+// REPO:TAG@DIGEST for each tag that points at the image.
+func (r Result) references() []string {
+	if r.Repository == "" {
+		return nil
+	}
+	refs := []string{r.Repository + "@" + r.Digest.String()}
+	tags := r.Moved
+	if r.Written != nil && len(r.Written.Failed) > 0 {
+		tags = r.Written.Written
+	}
+	for _, t := range tags {
+		refs = append(refs, r.Repository+":"+t+"@"+r.Digest.String())
+	}
+	return refs
 }
 
 // deliver writes the local outputs (dests, whose last is replaced by the
@@ -187,5 +216,8 @@ func (o PublishOptions) check(c registry.Client) (release.Release, name.Reposito
 	if err != nil {
 		return release.Release{}, name.Repository{}, err
 	}
-	return rel, repo, o.validate()
+	if err := o.validate(); err != nil {
+		return release.Release{}, name.Repository{}, err
+	}
+	return rel, repo, o.checkOutputs([2]string{"--image-refs", o.ImageRefs})
 }
