@@ -19,6 +19,6 @@ without a Docker daemon. Same commit, same digest.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBuildCmd(), newPublishCmd(), newLoginCmd(), newVersionCmd())
+	root.AddCommand(newBuildCmd(), newPublishCmd(), newResolveCmd(), newLoginCmd(), newVersionCmd())
 	return root
 }

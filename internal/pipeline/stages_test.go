@@ -26,7 +26,7 @@ var stages = []string{
 	// Destinations, then the release's tags.
 	"internal/push", "internal/release",
 	// The commands.
-	"internal/pipeline", "cmd/builder",
+	"internal/pipeline", "internal/resolve", "cmd/builder",
 }
 
 // TestStagesImportOnlyEarlierStages checks, with go list, that data flows

@@ -1,0 +1,89 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
+)
+
+// withScratch gives env a scratch directory for what builds make without
+// a cache; done removes it, once the results are no longer used.
+func withScratch(env build.Env) (build.Env, func(), error) {
+	work, err := os.MkdirTemp("", "builder-resolve-")
+	if err != nil {
+		return env, nil, fmt.Errorf("making a build directory: %w", err)
+	}
+	env.Cache.Scratch = work
+	env.Cache = env.Cache.Usable(env.Log)
+	env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
+	return env, func() { _ = os.RemoveAll(work) }, nil
+}
+
+// buildAll plans every image, then builds them, o.jobs() at a time, each
+// in a directory of its own under env's scratch directory.
+func buildAll(ctx context.Context, images []*image, o Options, env build.Env) error {
+	plans := make([]*build.Planned, len(images))
+	for i, im := range images {
+		e := env
+		e.Cache.Scratch = filepath.Join(env.Cache.Scratch, strconv.Itoa(i))
+		if err := os.Mkdir(e.Cache.Scratch, 0o700); err != nil {
+			return fmt.Errorf("making a build directory: %w", err)
+		}
+		req := o.Build
+		req.Repo = o.Repo + "/" + im.src.Name
+		var err error
+		if plans[i], err = build.Plan(ctx, im.src, req, e); err != nil {
+			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.jobs())
+	for i, im := range images {
+		g.Go(func() (err error) {
+			if im.built, err = plans[i].Build(gctx); err != nil {
+				return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// pushAll pushes each built image and its records by digest, jobs at a
+// time, writing no tag but the records' own fallback tag on a registry
+// without the referrers API.
+func pushAll(ctx context.Context, images []*image, jobs int, env build.Env) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, im := range images {
+		g.Go(func() error {
+			if err := pushByDigest(gctx, im.built, im.repo, env.Registry); err != nil {
+				return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
+			}
+			im.ref = im.repo.Digest(im.built.Digest.String())
+			fmt.Fprintf(env.Log, "pushed %s for %s%s\n", im.ref, Scheme, im.path)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// pushByDigest pushes b's image or index and its records to repo, as
+// publish does before its tags, and writes no tag.
+func pushByDigest(ctx context.Context, b build.Result, repo name.Repository, c registry.Client) error {
+	s, err := c.Open(repo)
+	if err != nil {
+		return err
+	}
+	return (&push.Registry{Session: s}).Deliver(ctx, b, io.Discard)
+}

@@ -1,0 +1,129 @@
+// Package resolve replaces each ko://IMPORT/PATH string in YAML documents
+// with the digest of the image built from that main package and pushed, as
+// ko resolve does.
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/source"
+)
+
+// Options are what the user asked a resolve for.
+type Options struct {
+	// Files are the YAML inputs: files, directories (their *.yaml, *.yml
+	// and *.json files) or Stdin.
+	Files []string
+	// Repo is the repository each image goes under, as Repo/NAME, where
+	// NAME is the package's name (source.NameOf).
+	Repo string
+	// Build describes every image; its Repo is set for each.
+	Build build.Request
+	// Jobs is how many images are built, and pushed, at a time; 4 when 0.
+	Jobs int
+}
+
+// image is one distinct main package the YAML names, and what became of it.
+type image struct {
+	path  string // the import path after ko://
+	where string // where it is first named
+	src   source.Package
+	repo  name.Repository
+	built build.Result
+	ref   name.Digest
+}
+
+// Resolve reads the YAML o names, builds and pushes by digest (no tag) the
+// image of each distinct ko:// path once, and writes the YAML to stdout
+// with each ko:// string replaced by REPO/NAME@sha256:DIGEST. Bad input
+// (a file that cannot be read, YAML that does not parse, a path that is no
+// main package) fails before anything is built; nothing is pushed unless
+// every image built. stdout gets nothing unless everything succeeded.
+func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, env build.Env) error {
+	if len(o.Files) == 0 {
+		return fmt.Errorf("no YAML to resolve: pass -f FILE, -f DIR or -f - for stdin")
+	}
+	if o.Repo == "" {
+		return fmt.Errorf("no repository to push to: pass --repo REGISTRY/PATH or set KO_DOCKER_REPO (or BUILDER_REPO)")
+	}
+	if _, err := env.Registry.Repository(o.Repo); err != nil {
+		return err
+	}
+	if err := o.Build.Validate(); err != nil {
+		return err
+	}
+	files, err := readInputs(o.Files, stdin)
+	if err != nil {
+		return err
+	}
+	rs := refs(files)
+	images, err := locate(ctx, rs, o.Repo, env)
+	if err != nil {
+		return err
+	}
+	env, done, err := withScratch(env)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := buildAll(ctx, images, o, env); err != nil {
+		return err
+	}
+	if err := pushAll(ctx, images, o.jobs(), env); err != nil {
+		return err
+	}
+	byPath := map[string]*image{}
+	for _, im := range images {
+		byPath[im.path] = im
+	}
+	for _, r := range rs {
+		r.node.Value = byPath[strings.TrimPrefix(r.node.Value, Scheme)].ref.String()
+	}
+	var out bytes.Buffer
+	if err := encode(&out, files); err != nil {
+		return err
+	}
+	_, err = stdout.Write(out.Bytes())
+	return err
+}
+
+func (o Options) jobs() int {
+	if o.Jobs <= 0 {
+		return 4
+	}
+	return o.Jobs
+}
+
+// locate finds the main package of each distinct path rs name, in the
+// order first named, and the repository its image goes to.
+func locate(ctx context.Context, rs []ref, repo string, env build.Env) ([]*image, error) {
+	var images []*image
+	seen := map[string]bool{}
+	for _, r := range rs {
+		p := strings.TrimPrefix(r.node.Value, Scheme)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if p == "" {
+			return nil, fmt.Errorf("%s: %s names no package: write ko://IMPORT/PATH", r.where, Scheme)
+		}
+		src, err := source.Read(ctx, p, env.KoConfig)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
+		}
+		to, err := env.Registry.Repository(repo + "/" + src.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
+		}
+		images = append(images, &image{path: p, where: r.where, src: src, repo: to})
+	}
+	return images, nil
+}

@@ -1,0 +1,156 @@
+package resolve_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/moduletest"
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/registrytest"
+	"github.com/buildercli/builder/internal/resolve"
+)
+
+// deploy holds two ko:// references, one of them twice, comments, and a
+// CRD with a custom resource of its kind, written as yaml.v3 writes it so
+// that only the references change.
+const deploy = `# The shop: two services, a CRD and a resource of its kind.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api # the front door
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ko://example.com/shop/cmd/api
+        - name: worker
+          image: ko://example.com/shop/cmd/worker
+          args: [--queue, jobs]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: nightlies.example.com
+spec:
+  group: example.com
+  names: {kind: Nightly, plural: nightlies}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+# ko:// works in any kind.
+apiVersion: example.com/v1
+kind: Nightly
+metadata:
+  name: nightly
+spec:
+  zebra: 1
+  image: "ko://example.com/shop/cmd/api" # the same image again
+  alpha: not-ko://example.com/shop/cmd/api
+`
+
+// shop writes the module example.com/shop (main packages cmd/api and
+// cmd/worker, and the library lib) with deploy.yaml beside its go.mod, as
+// a clean checkout, and makes it the current directory.
+func shop(t *testing.T) {
+	t.Helper()
+	main := "package main\n\nfunc main() {}\n"
+	root := moduletest.Write(t, map[string]string{
+		"go.mod":             "module example.com/shop\n\ngo 1.22\n",
+		"cmd/api/main.go":    main,
+		"cmd/worker/main.go": main,
+		"lib/lib.go":         "package lib\n",
+		"deploy.yaml":        deploy,
+	})
+	moduletest.Commit(t, root)
+	t.Chdir(root)
+}
+
+func testEnv() build.Env {
+	return build.Env{HostArch: runtime.GOARCH, Environ: os.Environ(), Log: io.Discard,
+		Registry: registry.Client{Keychain: registrytest.Anonymous}}
+}
+
+// TestResolve resolves deploy.yaml: each distinct package is pushed once,
+// by digest alone, and the YAML comes back with its digests and nothing
+// else changed.
+func TestResolve(t *testing.T) {
+	shop(t)
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	var out bytes.Buffer
+	o := resolve.Options{Files: []string{"deploy.yaml"}, Repo: reg.Host + "/shop",
+		Build: build.Request{Tag: "v1.0.0", SBOM: true, Provenance: true}}
+	if err := resolve.Resolve(context.Background(), o, strings.NewReader(""), &out, testEnv()); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+
+	refs := regexp.MustCompile(regexp.QuoteMeta(reg.Host) + `/shop/(api|worker)@sha256:[0-9a-f]{64}`).FindAllStringSubmatch(out.String(), -1)
+	digests := map[string]string{}
+	for _, m := range refs {
+		if prev, ok := digests[m[1]]; ok && prev != m[0] {
+			t.Errorf("%s is resolved to both %s and %s", m[1], prev, m[0])
+		}
+		digests[m[1]] = m[0]
+	}
+	if len(refs) != 3 || len(digests) != 2 {
+		t.Fatalf("got %d references to %d images, want 3 to 2:\n%s", len(refs), len(digests), out.String())
+	}
+	want := strings.NewReplacer(
+		"image: ko://example.com/shop/cmd/api", "image: "+digests["api"],
+		`image: "ko://example.com/shop/cmd/api"`, `image: "`+digests["api"]+`"`,
+		"image: ko://example.com/shop/cmd/worker", "image: "+digests["worker"],
+	).Replace(deploy)
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("resolved YAML (-want +got):\n%s", diff)
+	}
+
+	// Each image was pushed once, by digest, with its SBOM and provenance
+	// (a manifest each); no tag was written.
+	for _, repo := range []string{"shop/api", "shop/worker"} {
+		n := 0
+		for _, q := range reg.Requests() {
+			if q.Kind == registrytest.KindManifestDigest && q.Repo == repo && q.Served {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Errorf("%s: %d manifests pushed, want 3 (the image, its SBOM and provenance)", repo, n)
+		}
+	}
+	if n := reg.Count(registrytest.KindManifestTag); n != 0 {
+		t.Errorf("%d tags written, want none", n)
+	}
+	// The registry holds each image under the digest the YAML names.
+	for _, ref := range digests {
+		d, err := name.NewDigest(strings.Replace(ref, reg.Host, reg.Direct, 1))
+		if err != nil {
+			t.Fatalf("NewDigest(%s): %v", ref, err)
+		}
+		desc, err := remote.Head(d, remote.WithAuth(authn.Anonymous))
+		if err != nil {
+			t.Fatalf("HEAD %s: %v", d, err)
+		}
+		if desc.Digest.String() != d.DigestStr() {
+			t.Errorf("%s: the registry holds %s", ref, desc.Digest)
+		}
+	}
+}
