@@ -103,7 +103,7 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("Resolve: %v", err)
 	}
 
-	refs := regexp.MustCompile(regexp.QuoteMeta(reg.Host) + `/shop/(api|worker)@sha256:[0-9a-f]{64}`).FindAllStringSubmatch(out.String(), -1)
+	refs := regexp.MustCompile(regexp.QuoteMeta(reg.Host)+`/shop/(api|worker)@sha256:[0-9a-f]{64}`).FindAllStringSubmatch(out.String(), -1)
 	digests := map[string]string{}
 	for _, m := range refs {
 		if prev, ok := digests[m[1]]; ok && prev != m[0] {
@@ -152,5 +152,72 @@ func TestResolve(t *testing.T) {
 		if desc.Digest.String() != d.DigestStr() {
 			t.Errorf("%s: the registry holds %s", ref, desc.Digest)
 		}
+	}
+}
+
+// TestResolveBadInput: each fails on one line naming the file and
+// document, prints nothing and pushes nothing, although the first
+// document names a package that builds.
+func TestResolveBadInput(t *testing.T) {
+	const first = "image: ko://example.com/shop/cmd/api\n---\n"
+	for _, tc := range []struct {
+		name, yaml string
+		files      []string
+		want       string
+	}{
+		{name: "not a main package", yaml: first + "image: ko://example.com/shop/lib\n",
+			want: "bad.yaml: document 2: ko://example.com/shop/lib: example.com/shop/lib is not a main package (package lib): give the directory or import path of a main package"},
+		{name: "no such package", yaml: first + "image: ko://example.com/shop/cmd/nope\n",
+			want: "bad.yaml: document 2: ko://example.com/shop/cmd/nope: finding package example.com/shop/cmd/nope: "},
+		{name: "no package", yaml: first + "image: ko://\n",
+			want: "bad.yaml: document 2: ko:// names no package: write ko://IMPORT/PATH"},
+		{name: "YAML that does not parse", yaml: first + "a: 1\n b: c\n",
+			want: "bad.yaml: document 2: yaml: line 4: mapping values are not allowed in this context"},
+		{name: "missing file", files: []string{"deploy.yaml", "missing.yaml"},
+			want: "missing.yaml: no such file or directory"},
+		{name: "directory without YAML", files: []string{"cmd"},
+			want: "cmd: no .yaml, .yml or .json file in the directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shop(t)
+			if tc.files == nil {
+				if err := os.WriteFile("bad.yaml", []byte(tc.yaml), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				tc.files = []string{"bad.yaml"}
+			}
+			reg := registrytest.New(t, registrytest.Config{})
+			var out bytes.Buffer
+			o := resolve.Options{Files: tc.files, Repo: reg.Host + "/shop"}
+			err := resolve.Resolve(context.Background(), o, strings.NewReader(""), &out, testEnv())
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Resolve: %v, want one line starting %q", err, tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout: %q, want nothing", out.String())
+			}
+			if n := reg.Writes(); n != 0 {
+				t.Errorf("%d writes to the registry, want none", n)
+			}
+		})
+	}
+}
+
+// TestResolveStdin reads the YAML from stdin, and keeps a document with no
+// reference as it was.
+func TestResolveStdin(t *testing.T) {
+	shop(t)
+	reg := registrytest.New(t, registrytest.Config{})
+	in := "# no image here\nkind: ConfigMap # kept\ndata: {a: b}\n"
+	var out bytes.Buffer
+	o := resolve.Options{Files: []string{resolve.Stdin}, Repo: reg.Host + "/shop"}
+	if err := resolve.Resolve(context.Background(), o, strings.NewReader(in), &out, testEnv()); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if diff := cmp.Diff(in, out.String()); diff != "" {
+		t.Errorf("YAML (-want +got):\n%s", diff)
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("%d writes to the registry, want none", n)
 	}
 }
