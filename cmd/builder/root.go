@@ -20,5 +20,6 @@ without a Docker daemon. Same commit, same digest.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newBuildCmd(), newPublishCmd(), newResolveCmd(), newLoginCmd(), newVersionCmd())
+	root.AddCommand(newManifestsCmd())
 	return root
 }

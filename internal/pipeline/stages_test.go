@@ -26,7 +26,10 @@ var stages = []string{
 	// Destinations, then the release's tags.
 	"internal/push", "internal/release",
 	// The commands.
-	"internal/pipeline", "internal/resolve", "cmd/builder",
+	"internal/pipeline", "internal/resolve",
+	// Deployment files for a built image.
+	"internal/deploy",
+	"cmd/builder",
 }
 
 // TestStagesImportOnlyEarlierStages checks, with go list, that data flows
