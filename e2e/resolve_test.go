@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/moduletest"
+)
+
+// resolveYAML holds two ko:// references, one of them twice, comments, a
+// CRD and a resource of its kind.
+const resolveYAML = `# The shop: two services, a CRD and a resource of its kind.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop # both services
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ko://example.com/shop/cmd/api
+        - name: worker
+          image: ko://example.com/shop/cmd/worker
+          args: [--queue, jobs]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: nightlies.example.com
+spec:
+  group: example.com
+  names: {kind: Nightly, plural: nightlies}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+# ko:// works in any kind.
+apiVersion: example.com/v1
+kind: Nightly
+metadata:
+  name: nightly
+spec:
+  zebra: 1
+  image: "ko://example.com/shop/cmd/api" # the same image again
+  alpha: 2
+`
+
+// pushedRef is an image reference either tool wrote: ko names the image
+// REPO/NAME-<md5 of the import path>, builder REPO/NAME.
+var pushedRef = regexp.MustCompile(`127\.0\.0\.1:\d+/(?:ko|builder)/(api|worker)(?:-[0-9a-f]{32})?@sha256:[0-9a-f]{64}`)
+
+// TestKoResolveAcceptsSameYAML: the ko the bench pins (bench/go.mod)
+// resolves the YAML builder resolve takes, replacing the same references
+// (each package's by one digest) and keeping the rest as builder does.
+func TestKoResolveAcceptsSameYAML(t *testing.T) {
+	b := built(t)
+	ko := filepath.Join(t.TempDir(), "ko")
+	invocation{Dir: filepath.Join(b.root, "bench"), Timeout: buildTimeout}.must(t, "go", "build", "-o", ko, "github.com/google/ko")
+	reg := startRegistry(t, false)
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	img, err := base.Builtin(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseRef, err := name.ParseReference(reg.host + "/base:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(baseRef, img); err != nil {
+		t.Fatalf("pushing the base: %v", err)
+	}
+	main := "package main\n\nfunc main() {}\n"
+	root := moduletest.Write(t, map[string]string{
+		"go.mod":             "module example.com/shop\n\ngo 1.22\n",
+		"cmd/api/main.go":    main,
+		"cmd/worker/main.go": main,
+		"deploy.yaml":        resolveYAML,
+	})
+	moduletest.Commit(t, root)
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "DOCKER_CONFIG=" + home, "BUILDER_CACHE=" + filepath.Join(home, "cache"),
+		"KOCACHE=" + filepath.Join(home, "kocache"), "KO_DEFAULTBASEIMAGE=" + baseRef.String()}
+
+	koOut, stderr, err := invocation{Dir: root, Timeout: buildTimeout, Env: append(env, "KO_DOCKER_REPO="+reg.host+"/ko")}.
+		run(ko, "resolve", "--platform", p.String(), "-f", "deploy.yaml")
+	if err != nil {
+		t.Fatalf("ko resolve -f deploy.yaml: %v\n%s", err, stderr)
+	}
+	ours, stderr, err := invocation{Dir: root, Timeout: buildTimeout, Env: env}.
+		run(b.builder, "resolve", "--platform", p.String(), "--repo", reg.host+"/builder", "-f", "deploy.yaml")
+	if err != nil {
+		t.Fatalf("builder resolve -f deploy.yaml: %v\n%s", err, stderr)
+	}
+
+	for tool, out := range map[string]string{"ko": koOut, "builder": ours} {
+		if strings.Contains(out, "ko://example.com") {
+			t.Errorf("%s resolve left a ko:// reference:\n%s", tool, out)
+		}
+		refs := pushedRef.FindAllStringSubmatch(out, -1)
+		byName := map[string]string{}
+		for _, m := range refs {
+			if prev, ok := byName[m[1]]; ok && prev != m[0] {
+				t.Errorf("%s resolve gave %s two references: %s and %s", tool, m[1], prev, m[0])
+			}
+			byName[m[1]] = m[0]
+		}
+		if len(refs) != 3 || len(byName) != 2 {
+			t.Errorf("%s resolve wrote %d references to %d images, want 3 to 2:\n%s", tool, len(refs), len(byName), out)
+		}
+	}
+	// With each reference named for its package alone, the outputs are
+	// the same: same documents, comments, order and layout, but for the
+	// "---" ko ends each file with.
+	normal := func(s string) string { return pushedRef.ReplaceAllString(s, "IMAGE/$1") }
+	if diff := cmp.Diff(normal(strings.TrimSuffix(koOut, "\n---\n")), normal(ours)); diff != "" {
+		t.Errorf("builder resolve vs ko resolve, references normalized (-ko +builder):\n%s", diff)
+	}
+}
