@@ -21,6 +21,9 @@ key "builder", which ko ignores, so that ko build keeps working:
       args: [--log-json]
       stopSignal: SIGINT
       name: api                  # binary, title and default image name
+      deploy:                    # for builder manifests (see its --help)
+        probes: {liveness: /healthz, readiness: /readyz}
+        metricsPath: /metrics
 
 Flags override them. builder adds nothing the service did not ask for but
 the base, the user, the OCI labels (title, version, revision, created,
