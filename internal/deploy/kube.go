@@ -75,7 +75,7 @@ func (s *spec) pod() corev1.PodSpec {
 			Ports:          s.containerPorts(),
 			Env:            s.env(),
 			Resources:      corev1.ResourceRequirements{Requests: s.quantities(s.requests), Limits: s.quantities(s.limits)},
-			LivenessProbe:  s.probe(s.settings.Probes.Liveness, false),
+			LivenessProbe:  s.liveness(),
 			ReadinessProbe: s.probe(s.settings.Probes.Readiness, false),
 			StartupProbe:   s.probe(s.settings.Probes.Startup, true),
 			VolumeMounts:   []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},

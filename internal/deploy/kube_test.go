@@ -150,7 +150,8 @@ func TestDeploymentHardened(t *testing.T) {
 		{"tmp volume", true, pod.Volumes[0].EmptyDir != nil},
 		{"ports", []corev1.ContainerPort{{Name: "tcp-8080", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}, c.Ports},
 		{"env", []corev1.EnvVar{{Name: "PORT", Value: "8080"}, {Name: "GIN_MODE", Value: "release"}}, c.Env},
-		{"liveness", "/healthz", c.LivenessProbe.HTTPGet.Path},
+		// The image's own healthcheck, which podman kube play can run too.
+		{"liveness", []string{"/usr/local/bin/app", "healthcheck"}, c.LivenessProbe.Exec.Command},
 		{"readiness", "/readyz", c.ReadinessProbe.HTTPGet.Path},
 		{"startup", "/healthz", c.StartupProbe.HTTPGet.Path},
 		{"probe port", intstr.FromInt32(8080), c.ReadinessProbe.HTTPGet.Port},

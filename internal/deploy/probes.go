@@ -58,6 +58,17 @@ func (s *spec) probes() error {
 	return nil
 }
 
+// liveness is the liveness probe: the image's own healthcheck when it has
+// one — it checks the service's health as the settings' path does, and it
+// runs on a shell-less image everywhere, where podman kube play turns an
+// HTTP GET into a curl the image lacks — else a GET of the settings' path.
+func (s *spec) liveness() *corev1.Probe {
+	if hc := s.Config.Config.Healthcheck; hc != nil && len(hc.Test) > 1 && hc.Test[0] == "CMD" {
+		return s.probe("", false)
+	}
+	return s.probe(s.settings.Probes.Liveness, false)
+}
+
 // probe is the probe of path, an HTTP GET on the probe port, else the
 // image's healthcheck, else nil.
 func (s *spec) probe(path string, startup bool) *corev1.Probe {
