@@ -13,11 +13,11 @@ import (
 	"github.com/buildercli/builder/internal/base"
 )
 
-// TestKoAcceptsSettings: the ko the bench pins (bench/go.mod) builds ./app
-// with this repository's .ko.yaml, whose builder settings it ignores, with
-// the same build flags.
-func TestKoAcceptsSettings(t *testing.T) {
-	b := built(t)
+// koWithBase builds the ko the bench pins (bench/go.mod), starts a plain
+// registry and pushes builder's built-in base for this machine's platform
+// to it; it returns ko, the registry, the base's reference and the platform.
+func koWithBase(t *testing.T, b build) (string, *registry, name.Reference, v1.Platform) {
+	t.Helper()
 	ko := filepath.Join(t.TempDir(), "ko")
 	invocation{Dir: filepath.Join(b.root, "bench"), Timeout: buildTimeout}.must(t, "go", "build", "-o", ko, "github.com/google/ko")
 	reg := startRegistry(t, false)
@@ -33,6 +33,15 @@ func TestKoAcceptsSettings(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatalf("pushing the base: %v", err)
 	}
+	return ko, reg, ref, p
+}
+
+// TestKoAcceptsSettings: the ko the bench pins (bench/go.mod) builds ./app
+// with this repository's .ko.yaml, whose builder settings it ignores, with
+// the same build flags.
+func TestKoAcceptsSettings(t *testing.T) {
+	b := built(t)
+	ko, reg, ref, p := koWithBase(t, b)
 	home := t.TempDir()
 	out, stderr, err := invocation{Dir: b.root, Timeout: buildTimeout, Env: []string{
 		"KO_DOCKER_REPO=" + reg.host + "/ko", "KO_DEFAULTBASEIMAGE=" + ref.String(),

@@ -3,16 +3,11 @@ package e2e
 import (
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/moduletest"
 )
 
@@ -70,21 +65,7 @@ var pushedRef = regexp.MustCompile(`127\.0\.0\.1:\d+/(?:ko|builder)/(api|worker)
 // (each package's by one digest) and keeping the rest as builder does.
 func TestKoResolveAcceptsSameYAML(t *testing.T) {
 	b := built(t)
-	ko := filepath.Join(t.TempDir(), "ko")
-	invocation{Dir: filepath.Join(b.root, "bench"), Timeout: buildTimeout}.must(t, "go", "build", "-o", ko, "github.com/google/ko")
-	reg := startRegistry(t, false)
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	img, err := base.Builtin(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef, err := name.ParseReference(reg.host + "/base:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(baseRef, img); err != nil {
-		t.Fatalf("pushing the base: %v", err)
-	}
+	ko, reg, baseRef, p := koWithBase(t, b)
 	main := "package main\n\nfunc main() {}\n"
 	root := moduletest.Write(t, map[string]string{
 		"go.mod":             "module example.com/shop\n\ngo 1.22\n",

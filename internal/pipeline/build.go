@@ -39,8 +39,9 @@ type Options struct {
 }
 
 // validate checks what needs no file or command, so that bad input fails
-// before anything is read, compiled or written.
-func (o Options) validate() error {
+// before anything is read, compiled or written; more are further outputs,
+// as flag and path, checked with o's.
+func (o Options) validate(more ...[2]string) error {
 	several := strings.Contains(o.Build.Platform, ",") || o.Build.Platform == "all"
 	if o.Tarball != "" && several {
 		return push.ErrTarballIndex
@@ -48,7 +49,7 @@ func (o Options) validate() error {
 	if o.Load && several {
 		return push.ErrLoadIndex
 	}
-	if err := o.checkOutputs(); err != nil {
+	if err := o.checkOutputs(more...); err != nil {
 		return err
 	}
 	return o.Build.Validate()

@@ -216,8 +216,5 @@ func (o PublishOptions) check(c registry.Client) (release.Release, name.Reposito
 	if err != nil {
 		return release.Release{}, name.Repository{}, err
 	}
-	if err := o.validate(); err != nil {
-		return release.Release{}, name.Repository{}, err
-	}
-	return rel, repo, o.checkOutputs([2]string{"--image-refs", o.ImageRefs})
+	return rel, repo, o.validate([2]string{"--image-refs", o.ImageRefs})
 }
