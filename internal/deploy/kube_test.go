@@ -150,10 +150,14 @@ func TestDeploymentHardened(t *testing.T) {
 		{"tmp volume", true, pod.Volumes[0].EmptyDir != nil},
 		{"ports", []corev1.ContainerPort{{Name: "tcp-8080", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}, c.Ports},
 		{"env", []corev1.EnvVar{{Name: "PORT", Value: "8080"}, {Name: "GIN_MODE", Value: "release"}}, c.Env},
-		// The image's own healthcheck, which podman kube play can run too.
-		{"liveness", []string{"/usr/local/bin/app", "healthcheck"}, c.LivenessProbe.Exec.Command},
+		// The image's own healthcheck, in exec form: a shell-less image
+		// (builder's default base) has no curl for an HTTP GET, which
+		// podman kube play would turn into one. Readiness GETs its path.
+		{"liveness", &corev1.ExecAction{Command: []string{"/usr/local/bin/app", "healthcheck"}}, c.LivenessProbe.Exec},
+		{"liveness not HTTP", (*corev1.HTTPGetAction)(nil), c.LivenessProbe.HTTPGet},
+		{"startup", &corev1.ExecAction{Command: []string{"/usr/local/bin/app", "healthcheck"}}, c.StartupProbe.Exec},
+		{"startup not HTTP", (*corev1.HTTPGetAction)(nil), c.StartupProbe.HTTPGet},
 		{"readiness", "/readyz", c.ReadinessProbe.HTTPGet.Path},
-		{"startup", "/healthz", c.StartupProbe.HTTPGet.Path},
 		{"probe port", intstr.FromInt32(8080), c.ReadinessProbe.HTTPGet.Port},
 		{"memory limit", "256Mi", c.Resources.Limits.Memory().String()},
 		{"cpu request", "100m", c.Resources.Requests.Cpu().String()},
@@ -184,7 +188,46 @@ func TestProbesFromImageHealthcheck(t *testing.T) {
 	if c.StartupProbe.FailureThreshold*c.StartupProbe.PeriodSeconds < 60 {
 		t.Errorf("startup probe gives %d×%ds, want at least 60 s", c.StartupProbe.FailureThreshold, c.StartupProbe.PeriodSeconds)
 	}
+	if diff := cmp.Diff(want.ProbeHandler, c.StartupProbe.ProbeHandler); diff != "" {
+		t.Errorf("startup (-want +got):\n%s", diff)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.Exec == nil {
+		t.Errorf("readiness %+v without a path, want the image's healthcheck", c.ReadinessProbe)
+	}
 	if d.Spec.Template.Annotations != nil {
 		t.Errorf("annotations %v without a metrics path", d.Spec.Template.Annotations)
+	}
+}
+
+// TestProbesWithoutImageHealthcheck checks that an image without a
+// healthcheck gets HTTP GETs of the settings' paths for every probe, the
+// startup probe checking every 2 s for at least 60 s.
+func TestProbesWithoutImageHealthcheck(t *testing.T) {
+	in := appInput()
+	in.Config.Config.Healthcheck = nil
+	d := decode(t, generate(t, in)["deployment.yaml"]).(*appsv1.Deployment)
+	c := d.Spec.Template.Spec.Containers[0]
+	get := func(path string) corev1.ProbeHandler {
+		return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(8080)}}
+	}
+	for _, tc := range []struct {
+		what string
+		want corev1.ProbeHandler
+		got  *corev1.Probe
+	}{
+		{"liveness", get("/healthz"), c.LivenessProbe},
+		{"readiness", get("/readyz"), c.ReadinessProbe},
+		{"startup", get("/healthz"), c.StartupProbe},
+	} {
+		if tc.got == nil {
+			t.Errorf("no %s probe", tc.what)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, tc.got.ProbeHandler); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.what, diff)
+		}
+	}
+	if p := c.StartupProbe; p != nil && (p.PeriodSeconds != 2 || p.FailureThreshold*p.PeriodSeconds < 60) {
+		t.Errorf("startup probe gives %d×%ds, want every 2 s for at least 60 s", p.FailureThreshold, p.PeriodSeconds)
 	}
 }

@@ -62,22 +62,32 @@ func (s *spec) probes() error {
 // one — it checks the service's health as the settings' path does, and it
 // runs on a shell-less image everywhere, where podman kube play turns an
 // HTTP GET into a curl the image lacks — else a GET of the settings' path.
+// The startup probe does the same (see probe); readiness always GETs its
+// own path.
 func (s *spec) liveness() *corev1.Probe {
-	if hc := s.Config.Config.Healthcheck; hc != nil && len(hc.Test) > 1 && hc.Test[0] == "CMD" {
+	if s.ownHealthcheck() {
 		return s.probe("", false)
 	}
 	return s.probe(s.settings.Probes.Liveness, false)
 }
 
+// ownHealthcheck says whether the image has a healthcheck a probe can run
+// (its exec form).
+func (s *spec) ownHealthcheck() bool {
+	hc := s.Config.Config.Healthcheck
+	return hc != nil && len(hc.Test) > 1 && hc.Test[0] == "CMD"
+}
+
 // probe is the probe of path, an HTTP GET on the probe port, else the
-// image's healthcheck, else nil.
+// image's healthcheck, else nil. A startup probe runs the image's
+// healthcheck whenever the image has one, as the liveness probe does.
 func (s *spec) probe(path string, startup bool) *corev1.Probe {
 	var h corev1.ProbeHandler
 	hc := s.Config.Config.Healthcheck
 	switch {
-	case path != "":
+	case path != "" && !(startup && s.ownHealthcheck()):
 		h.HTTPGet = &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(s.probePort)}
-	case hc != nil && len(hc.Test) > 1 && hc.Test[0] == "CMD":
+	case s.ownHealthcheck():
 		h.Exec = &corev1.ExecAction{Command: hc.Test[1:]}
 	default:
 		return nil
