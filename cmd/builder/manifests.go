@@ -39,9 +39,12 @@ version) and the deploy settings of its package in .ko.yaml:
       autoscaling: {maxReplicas: 5, cpuUtilization: 75}
 
 The values shown are the defaults, but probes (without paths, the image's
-healthcheck) and metricsPath (none). The pod runs as the image's uid:gid,
-non-root, with a read-only root filesystem, /tmp an emptyDir, no privilege
-escalation, every capability dropped and the runtime's seccomp profile.
+healthcheck) and metricsPath (none). The liveness and startup probes run the
+image's own healthcheck when it has one (a shell-less image has no curl for
+an HTTP check), else GET their paths; readiness GETs its path. The pod
+runs as the image's uid:gid, non-root, with a read-only root filesystem,
+/tmp an emptyDir, no privilege escalation, every capability dropped and the
+runtime's seccomp profile.
 
 With -o DIR the files go into DIR with a kustomization.yaml; otherwise the
 Kubernetes objects go to stdout as one multi-document YAML.`,
