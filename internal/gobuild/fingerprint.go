@@ -35,14 +35,21 @@ var errNoFingerprint = errors.New("no fingerprint")
 // and named by go.sum. A workspace (go.work), or a tree over maxTree bytes,
 // is not fingerprinted: it returns "".
 func Fingerprint(opts Options) string {
-	fp, err := fingerprint(opts)
+	return fingerprintWith(opts, map[string]string{})
+}
+
+// fingerprintWith is Fingerprint, with the hashes of module trees already
+// made in trees (and those it makes added), so that packages of one module
+// hash it once.
+func fingerprintWith(opts Options, trees map[string]string) string {
+	fp, err := fingerprint(opts, trees)
 	if err != nil {
 		return ""
 	}
 	return fp
 }
 
-func fingerprint(opts Options) (string, error) {
+func fingerprint(opts Options, trees map[string]string) (string, error) {
 	h := sha256.New()
 	env, err := Environ(opts)
 	if err != nil {
@@ -62,7 +69,9 @@ func fingerprint(opts Options) (string, error) {
 	fmt.Fprintf(h, "go %s %d %d\n", goCmd, fi.Size(), fi.ModTime().UnixNano())
 	var goEnv []string
 	for _, kv := range env {
-		if strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "CGO_") {
+		// The cache program changes how fast a binary is made, not its
+		// bytes.
+		if (strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "CGO_")) && !strings.HasPrefix(kv, "GOCACHEPROG=") {
 			goEnv = append(goEnv, kv)
 		}
 	}
@@ -76,10 +85,25 @@ func fingerprint(opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	tree, ok := trees[root]
+	if !ok {
+		if tree, err = treeHash(root); err != nil {
+			return "", err
+		}
+		trees[root] = tree
+	}
+	fmt.Fprintf(h, "tree %s\n", tree)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// treeHash hashes the source tree of the module at root and of the
+// directories its go.mod replaces modules with.
+func treeHash(root string) (string, error) {
 	dirs, err := replacedDirs(root)
 	if err != nil {
 		return "", err
 	}
+	h := sha256.New()
 	budget := int64(maxTree)
 	for _, d := range append([]string{root}, dirs...) {
 		if err := hashTree(h, d, &budget); err != nil {
@@ -213,32 +237,25 @@ func exists(p string) bool {
 // output path must be stable from build to build and owned by one build at
 // a time.
 func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
-	stamp := opts.Output + ".fingerprint"
-	fp := Fingerprint(opts)
-	if fp != "" {
-		if data, err := os.ReadFile(stamp); err == nil {
-			if want, err := record(opts.Output, fp); err == nil && string(data) == want {
-				return true, nil
-			}
-		}
-	}
-	// Whatever is there is not to be trusted, nor reused by go build (which
-	// keeps an output whose build ID looks current, whatever else changed).
-	_ = os.Remove(stamp)
-	if _, err := BuildID(opts.Output); fp != "" || err != nil {
-		_ = os.Remove(opts.Output)
-	}
-	if err := Build(ctx, opts); err != nil {
+	fresh, err := BuildMany(ctx, []Options{opts}, true)
+	if err != nil {
 		return false, err
 	}
+	return fresh[0], nil
+}
+
+// upToDate reports whether the binary at bin was built from fingerprint fp
+// and is as its stamp recorded.
+func upToDate(bin, fp string) bool {
 	if fp == "" {
-		return false, nil
+		return false
 	}
-	// A stamp that cannot be written only costs the next build its shortcut.
-	if rec, err := record(opts.Output, fp); err == nil {
-		_ = os.WriteFile(stamp, []byte(rec), 0o644)
+	data, err := os.ReadFile(bin + ".fingerprint")
+	if err != nil {
+		return false
 	}
-	return false, nil
+	want, err := record(bin, fp)
+	return err == nil && string(data) == want
 }
 
 // record is what the stamp beside a binary built from fingerprint fp

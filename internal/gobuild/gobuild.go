@@ -33,6 +33,15 @@ type Options struct {
 	Ldflags string
 	// Output is the path of the binary to write.
 	Output string
+	// ImportPath is the package's import path; BuildMany compiles packages
+	// that name theirs together, in one go build.
+	ImportPath string
+	// CacheProg, when set, is the GOCACHEPROG go build runs with: a cache
+	// program that keeps the compiler's outputs (see gocache). It changes
+	// how fast the binary is made, never its bytes.
+	CacheProg string
+	// Progress, when set, shows what the compiler does on a long build.
+	Progress *Progress
 }
 
 // CompileError is returned when the compiler rejects the package; Output
@@ -77,6 +86,9 @@ func Environ(opts Options) ([]string, error) {
 	}
 	env = append(env, goEnv(opts.Platform)...)
 	env = append(env, "CGO_ENABLED=0")
+	if opts.CacheProg != "" {
+		env = append(env, "GOCACHEPROG="+opts.CacheProg)
+	}
 	for _, kv := range opts.BuildEnv {
 		k, v, _ := strings.Cut(kv, "=")
 		switch {
@@ -97,19 +109,45 @@ func Build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", Args(opts)...)
-	cmd.Dir = opts.Dir
+	if err := run(ctx, opts.Dir, env, Args(opts), []string{opts.Package}, label(opts), opts.Progress); err != nil {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			ce.Package = opts.Package
+		}
+		return err
+	}
+	return CheckStatic(opts.Output)
+}
+
+// label names what opts compiles in progress lines.
+func label(opts Options) string {
+	if opts.ImportPath != "" {
+		return opts.ImportPath
+	}
+	return opts.Package
+}
+
+// run runs go with args in dir, with -v so that progress can count the
+// packages compiled; what go prints but those names is kept for a
+// CompileError. pkgs are the packages built, for progress's total.
+func run(ctx context.Context, dir string, env, args, pkgs []string, what string, p *Progress) error {
+	args = append([]string{args[0], "-v"}, args[1:]...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
 	cmd.Env = env
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	w := p.start(ctx, what, dir, env, args, pkgs, &out)
+	cmd.Stdout, cmd.Stderr = w, w
+	err := cmd.Run()
+	w.finish(err == nil)
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) && ctx.Err() == nil {
-			return &CompileError{Package: opts.Package, Output: out.String(), Err: err}
+			return &CompileError{Package: what, Output: out.String(), Err: err}
 		}
 		return fmt.Errorf("running go build: %w", err)
 	}
-	return CheckStatic(opts.Output)
+	return nil
 }
 
 // CheckStatic returns an error unless the ELF file at p is statically linked:

@@ -1,0 +1,210 @@
+package gobuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// BuildMany compiles every one of all, as Build does, but in as few go
+// builds as it can: packages that share a directory, platform,
+// environment, flags and cache program, and whose binaries are named
+// apart, are compiled by one go build, which compiles the packages they
+// share once and links them in parallel. Each keeps its own ldflags. With
+// cached, a binary whose fingerprint is unchanged is not built again (see
+// BuildIfChanged); fresh[i] says so of all[i].
+func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, err error) {
+	fresh = make([]bool, len(all))
+	fps := make([]string, len(all))
+	var stale []int
+	trees := map[string]string{}
+	for i, opts := range all {
+		if cached {
+			fps[i] = fingerprintWith(opts, trees)
+			if upToDate(opts.Output, fps[i]) {
+				fresh[i] = true
+				continue
+			}
+			// Whatever is there is not to be trusted, nor reused by go
+			// build (which keeps an output whose build ID looks current,
+			// whatever else changed).
+			_ = os.Remove(opts.Output + ".fingerprint")
+			if _, err := BuildID(opts.Output); fps[i] != "" || err != nil {
+				_ = os.Remove(opts.Output)
+			}
+		}
+		stale = append(stale, i)
+	}
+	groups, err := group(all, stale)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for _, grp := range groups {
+		g.Go(func() error {
+			opts := make([]Options, len(grp))
+			for j, i := range grp {
+				opts[j] = all[i]
+			}
+			if len(opts) == 1 {
+				return Build(gctx, opts[0])
+			}
+			return buildTogether(gctx, opts)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, i := range stale {
+		if fps[i] == "" {
+			continue
+		}
+		// A stamp that cannot be written only costs the next build its
+		// shortcut.
+		if rec, err := record(all[i].Output, fps[i]); err == nil {
+			_ = os.WriteFile(all[i].Output+".fingerprint", []byte(rec), 0o644)
+		}
+	}
+	return fresh, nil
+}
+
+// group sorts the indexes of all in idx into go builds: those that can be
+// built together, in their order, each binary name once a group.
+func group(all []Options, idx []int) ([][]int, error) {
+	var groups [][]int
+	var keys []string
+	names := map[int]map[string]bool{}
+	for _, i := range idx {
+		opts := all[i]
+		env, err := Environ(opts)
+		if err != nil {
+			return nil, err
+		}
+		key := ""
+		if opts.ImportPath != "" {
+			key = fmt.Sprintf("%s\x00%s\x00%q\x00%q", opts.Dir, opts.Platform.String(), env, opts.Flags)
+		}
+		exe := execName(opts.ImportPath)
+		placed := false
+		for gi := range groups {
+			if key != "" && keys[gi] == key && !names[gi][exe] {
+				groups[gi] = append(groups[gi], i)
+				names[gi][exe] = true
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			groups = append(groups, []int{i})
+			keys = append(keys, key)
+			names[len(groups)-1] = map[string]bool{exe: true}
+		}
+	}
+	return groups, nil
+}
+
+// execName is the name go build -o DIR/ gives the binary of the package
+// at importPath: its last element, or the one before a major version
+// suffix v2, v3….
+func execName(importPath string) string {
+	dir, elem := path.Split(importPath)
+	if isVersionElement(elem) && dir != "" {
+		return path.Base(dir)
+	}
+	return elem
+}
+
+func isVersionElement(s string) bool {
+	if len(s) < 2 || s[0] != 'v' || s[1] == '0' || s[1] == '1' && len(s) == 2 {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// buildTogether compiles the packages of opts, which share everything but
+// their ldflags and outputs, in one go build into a directory beside the
+// first output, and moves each binary to its output.
+func buildTogether(ctx context.Context, opts []Options) error {
+	first := opts[0]
+	env, err := Environ(first)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Dir(first.Output)), ".go-build-")
+	if err != nil {
+		return fmt.Errorf("making a build directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	args := []string{"build", "-trimpath", "-buildvcs=false"}
+	for _, f := range first.Flags {
+		if f != "-trimpath" {
+			args = append(args, f)
+		}
+	}
+	pkgs := make([]string, len(opts))
+	imports := make([]string, len(opts))
+	for i, o := range opts {
+		pkgs[i], imports[i] = o.Package, o.ImportPath
+		if o.Ldflags != "" {
+			// A pattern gives each package its own: the link of a main
+			// package uses those of the last pattern it matches.
+			args = append(args, "-ldflags="+o.ImportPath+"="+o.Ldflags)
+		}
+	}
+	args = append(args, "-o", tmp+string(filepath.Separator))
+	args = append(args, pkgs...)
+	what := fmt.Sprintf("%d services", len(opts))
+	if err := run(ctx, first.Dir, env, args, pkgs, what, first.Progress); err != nil {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			ce.Package = strings.Join(imports, ", ")
+		}
+		return err
+	}
+	for _, o := range opts {
+		if err := move(filepath.Join(tmp, execName(o.ImportPath)), o.Output); err != nil {
+			return err
+		}
+		if err := CheckStatic(o.Output); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// move renames from to to, or copies it where a rename cannot.
+func move(from, to string) error {
+	if err := os.Rename(from, to); err == nil {
+		return nil
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("moving the binary %s: %w", from, err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("moving the binary to %s: %w", to, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("moving the binary to %s: %w", to, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("moving the binary to %s: %w", to, err)
+	}
+	return nil
+}

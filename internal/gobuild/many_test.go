@@ -1,0 +1,201 @@
+package gobuild_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildercli/builder/internal/gobuild"
+	"github.com/buildercli/builder/internal/moduletest"
+)
+
+// services writes a module with a shared library and main packages named
+// by names, each printing the library's greeting and its own version.
+func services(t *testing.T, names ...string) string {
+	t.Helper()
+	files := map[string]string{
+		"go.mod":     "module example.com/fleet\n\ngo 1.21\n",
+		"lib/lib.go": "package lib\n\nfunc Greeting() string { return \"hello\" }\n",
+	}
+	for _, n := range names {
+		files["cmd/"+n+"/main.go"] = `package main
+
+import (
+	"fmt"
+
+	"example.com/fleet/lib"
+)
+
+var version = "unset"
+
+func main() { fmt.Println(lib.Greeting(), version) }
+`
+	}
+	return moduletest.Write(t, files)
+}
+
+// fleetOptions are the options of building each of names in dir, each
+// with its own version.
+func fleetOptions(t *testing.T, dir, out string, names ...string) []gobuild.Options {
+	p := hostPlatform(t)
+	var all []gobuild.Options
+	for _, n := range names {
+		all = append(all, gobuild.Options{
+			Dir: dir, Package: "./cmd/" + n, ImportPath: "example.com/fleet/cmd/" + n, Platform: p, Env: buildEnv(),
+			Ldflags: "-s -w -X main.version=" + n + "-1", Output: filepath.Join(out, n, n),
+		})
+		if err := os.MkdirAll(filepath.Join(out, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return all
+}
+
+func TestBuildManyMatchesSeparateBuilds(t *testing.T) {
+	names := []string{"api", "worker", "admin"}
+	dir := services(t, names...)
+	ctx := context.Background()
+
+	together := fleetOptions(t, dir, t.TempDir(), names...)
+	fresh, err := gobuild.BuildMany(ctx, together, true)
+	if err != nil {
+		t.Fatalf("BuildMany: %v", err)
+	}
+	for i, f := range fresh {
+		if f {
+			t.Errorf("fresh[%d] on a first build", i)
+		}
+	}
+	apart := fleetOptions(t, dir, t.TempDir(), names...)
+	for _, opts := range apart {
+		if err := gobuild.Build(ctx, opts); err != nil {
+			t.Fatalf("Build %s: %v", opts.Package, err)
+		}
+	}
+	for i, n := range names {
+		a, err := os.ReadFile(together[i].Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(apart[i].Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the binary built with the others differs from the one built alone", n)
+		}
+		got, err := exec.Command(together[i].Output).Output()
+		if err != nil {
+			t.Fatalf("running %s: %v", n, err)
+		}
+		if want := "hello " + n + "-1\n"; string(got) != want {
+			t.Errorf("%s prints %q, want %q: each binary keeps its own ldflags", n, got, want)
+		}
+	}
+
+	// Unchanged: nothing is built. One library change: all are again.
+	fresh, err = gobuild.BuildMany(ctx, together, true)
+	if err != nil {
+		t.Fatalf("BuildMany again: %v", err)
+	}
+	for i, f := range fresh {
+		if !f {
+			t.Errorf("%s built again with nothing changed", names[i])
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib", "lib.go"), []byte("package lib\n\nfunc Greeting() string { return \"hi\" }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err = gobuild.BuildMany(ctx, together, true)
+	if err != nil {
+		t.Fatalf("BuildMany after a change: %v", err)
+	}
+	for i, f := range fresh {
+		got, _ := exec.Command(together[i].Output).Output()
+		if f || !strings.HasPrefix(string(got), "hi ") {
+			t.Errorf("%s after the library changed: fresh %v, prints %q", names[i], f, got)
+		}
+	}
+}
+
+func TestBuildManyFailsForOneBadService(t *testing.T) {
+	dir := services(t, "api", "worker")
+	if err := os.WriteFile(filepath.Join(dir, "cmd", "worker", "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gobuild.BuildMany(context.Background(), fleetOptions(t, dir, t.TempDir(), "api", "worker"), false)
+	var ce *gobuild.CompileError
+	if !errors.As(err, &ce) {
+		t.Fatalf("BuildMany = %v, want a *CompileError", err)
+	}
+	if !strings.Contains(ce.Output, "undefined: undefinedThing") || strings.Contains(ce.Output, "example.com/fleet/lib\n") {
+		t.Errorf("CompileError.Output should hold the compiler's message and no package list:\n%s", ce.Output)
+	}
+	if !strings.Contains(ce.Package, "example.com/fleet/cmd/worker") {
+		t.Errorf("CompileError.Package = %q, want it to name the services built", ce.Package)
+	}
+}
+
+func TestBuildManySplitsSameNames(t *testing.T) {
+	// Two packages named api cannot share go build -o DIR/.
+	dir := moduletest.Write(t, map[string]string{
+		"go.mod":           "module example.com/two\n\ngo 1.21\n",
+		"a/api/main.go":    "package main\n\nfunc main() { println(\"a\") }\n",
+		"b/api/v2/main.go": "package main\n\nfunc main() { println(\"b\") }\n",
+	})
+	p := hostPlatform(t)
+	out := t.TempDir()
+	var all []gobuild.Options
+	for i, pkg := range []string{"a/api", "b/api/v2"} {
+		d := filepath.Join(out, strconv.Itoa(i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, gobuild.Options{Dir: dir, Package: "./" + pkg, ImportPath: "example.com/two/" + pkg,
+			Platform: p, Env: buildEnv(), Output: filepath.Join(d, "api")})
+	}
+	if _, err := gobuild.BuildMany(context.Background(), all, false); err != nil {
+		t.Fatalf("BuildMany: %v", err)
+	}
+	for i, want := range []string{"a", "b"} {
+		var stderr bytes.Buffer
+		cmd := exec.Command(all[i].Output)
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || strings.TrimSpace(stderr.String()) != want {
+			t.Errorf("%s printed %q (%v), want %q", all[i].Package, stderr.String(), err, want)
+		}
+	}
+}
+
+func TestProgressCountsPackagesCompiled(t *testing.T) {
+	dir := services(t, "api")
+	opts := fleetOptions(t, dir, t.TempDir(), "api")[0]
+	// A cold build cache: the standard library is compiled too.
+	opts.Env = append(opts.Env, "GOCACHE="+t.TempDir())
+	var log bytes.Buffer
+	opts.Progress = &gobuild.Progress{W: &log, Delay: time.Nanosecond, Every: time.Hour}
+	if err := gobuild.Build(context.Background(), opts); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	first := regexp.MustCompile(`^compiling example.com/fleet/cmd/api (\d+)/(\d+) packages \(\d+s\)$`)
+	last := regexp.MustCompile(`^compiled example.com/fleet/cmd/api: (\d+) packages in [0-9.]+m?s$`)
+	if len(lines) != 2 || !first.MatchString(lines[0]) || !last.MatchString(lines[1]) {
+		t.Fatalf("progress lines:\n%s\nwant one plain line while compiling and one at the end", log.String())
+	}
+	total, _ := strconv.Atoi(first.FindStringSubmatch(lines[0])[2])
+	done, _ := strconv.Atoi(last.FindStringSubmatch(lines[1])[1])
+	// fmt and its dependencies, the library and the service.
+	if total < 20 || done < 20 || done > total {
+		t.Errorf("compiled %d packages of %d: want the cold build's dozens, no more than go list's total", done, total)
+	}
+	t.Logf("compiled %d of %d packages", done, total)
+}
