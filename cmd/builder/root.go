@@ -21,5 +21,6 @@ without a Docker daemon. Same commit, same digest.`,
 	}
 	root.AddCommand(newBuildCmd(), newPublishCmd(), newResolveCmd(), newLoginCmd(), newVersionCmd())
 	root.AddCommand(newManifestsCmd())
+	root.AddCommand(newGoCacheProgCmd())
 	return root
 }

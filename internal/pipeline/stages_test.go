@@ -20,6 +20,7 @@ var stages = []string{
 	"internal/cache", "internal/probe", "internal/layers",
 	// The registry client, which bases and delivery both use.
 	"internal/registry",
+	"internal/gocache",
 	// Image: what it says of itself, what it is built on, its records,
 	// and the build that assembles it.
 	"internal/imagespec", "internal/base", "internal/attest", "internal/build",

@@ -1,0 +1,36 @@
+package gocache
+
+import "strings"
+
+// Command returns the GOCACHEPROG value that runs exe's hidden
+// subcommand for s: `exe gocacheprog --dir D [--repo R]
+// [--insecure-registry H]…`, each argument quoted as the go command splits
+// them (cmd/internal/quoted: spaces separate, single or double quotes
+// group, nothing is escaped). An argument holding both kinds of quote
+// cannot be spelt so: keep such paths out of exe and Dir.
+func Command(exe string, s Store, insecure []string) string {
+	args := []string{exe, "gocacheprog", "--dir", s.Dir}
+	if s.Repo != "" {
+		args = append(args, "--repo", s.Repo)
+	}
+	for _, h := range insecure {
+		args = append(args, "--insecure-registry", h)
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = quote(a)
+	}
+	return strings.Join(quoted, " ")
+}
+
+// quote spells a as one field of the go command's split.
+func quote(a string) string {
+	switch {
+	case a != "" && !strings.ContainsAny(a, " \t\n\r'\""):
+		return a
+	case !strings.Contains(a, "'"):
+		return "'" + a + "'"
+	default:
+		return `"` + a + `"`
+	}
+}

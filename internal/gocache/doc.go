@@ -1,0 +1,42 @@
+// Package gocache is a Go build cache program (GOCACHEPROG) that keeps entries on local disk first and in a registry repository second.
+//
+// # Local entries
+//
+// Under Store.Dir, outputs are files named by their OutputID (the SHA-256
+// of their content) in o/, and each action has an index file in a/ naming
+// its output, size and time. Every file is written to a temporary name and
+// renamed, so several go commands, several runners on one machine and
+// Upload may share one Dir: nothing half-written is ever read. An entry
+// put while Repo is set leaves a marker in pending/ for Upload; Serve never
+// uploads, so that the registry never delays a build.
+//
+// # Remote entries
+//
+// An entry in Repo is one tag per action, the action ID in hex, pointing at
+// an OCI image manifest of artifactType ArtifactType with the empty config
+// and one layer of media type OutputMediaType whose digest is
+// sha256:<OutputID>; the annotation ActionAnnotation repeats the action ID
+// and is checked on read against the action asked for. A get is one
+// manifest GET and one blob GET. The first failure to reach Repo
+// (connection refused, timeout, 401/403, 5xx) turns it off for the rest of
+// that Serve, leaving a note for TakeNotes: the build goes on with the
+// local cache alone, and never fails because of the registry.
+//
+// # Trust
+//
+// Whoever can push to the cache repository can influence builds: they can
+// bind any action to any output whose digest matches what they upload, and
+// the go command will link that output into binaries. Give push rights only
+// to CI of the same trust as releases, and read-only access to the rest.
+// Readers verify each output against its SHA-256 and size, which catches
+// corruption in transit or storage, but cannot tell a planted output from
+// an honest one.
+//
+// # Expiry
+//
+// Local entries not used for 5 days are trimmed (a use touches an entry at
+// most once an hour, like Go's own cache, and a trim runs at most once a
+// day, when a Serve closes). Remote entries never expire by themselves:
+// the registry's retention policy, or deleting the repository (or its old
+// tags), does that.
+package gocache

@@ -1,0 +1,169 @@
+package gocache
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/buildercli/builder/internal/registry"
+)
+
+// Store is a Go build cache: entries on local disk in Dir, and, when Repo
+// is set, shared through that registry repository.
+type Store struct {
+	// Dir holds the local entries; it is created if missing.
+	Dir string
+	// Repo is "" for a local cache only, else REGISTRY/NAME, e.g.
+	// localhost:5000/cache/go.
+	Repo string
+	// Registry reaches Repo, with credentials as for publish. Serve and
+	// Check use its Keychain and Insecure over a transport of their own
+	// that fails fast; Upload uses it as it is.
+	Registry registry.Client
+}
+
+// Serve speaks the GOCACHEPROG protocol on r and w until the go command
+// closes it. Requests are answered concurrently, each response carrying
+// its request's ID. A put is kept on disk (and marked for Upload when Repo
+// is set); a get is answered from disk, else from Repo while it answers.
+func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
+	d, err := openDisk(s.Dir)
+	if err != nil {
+		return err
+	}
+	sv := &server{s: s, d: d, out: newResponseWriter(w)}
+	if s.Repo != "" {
+		sv.remote, err = newRemoteCache(s, func(err error) {
+			_ = d.note(fmt.Sprintf("the Go build cache at %s is off for this build: %v", s.Repo, err))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := sv.out.write(&response{KnownCommands: []string{cmdGet, cmdPut, cmdClose}}); err != nil {
+		return err
+	}
+	return sv.loop(ctx, newRequestReader(r))
+}
+
+// server is the state of one Serve.
+type server struct {
+	s      Store
+	d      disk
+	remote *remoteCache // nil when local only
+	out    *responseWriter
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	werr   error // the first failure to write a response
+}
+
+func (sv *server) loop(ctx context.Context, rr *requestReader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for {
+		req, err := rr.next()
+		if errors.Is(err, io.EOF) {
+			sv.wg.Wait()
+			return sv.writeErr()
+		}
+		if err != nil {
+			sv.wg.Wait()
+			return err
+		}
+		switch req.Command {
+		case cmdPut:
+			// The body follows the request: it is read here, in order.
+			res := sv.put(rr, req)
+			sv.respond(res)
+		case cmdGet:
+			sv.wg.Add(1)
+			go func() {
+				defer sv.wg.Done()
+				sv.respond(sv.get(ctx, req))
+			}()
+		case cmdClose:
+			sv.wg.Wait()
+			sv.d.trimDaily(time.Now())
+			sv.respond(&response{ID: req.ID})
+			return sv.writeErr()
+		default:
+			sv.respond(&response{ID: req.ID, Err: fmt.Sprintf("unknown command %q", req.Command)})
+		}
+		if err := sv.writeErr(); err != nil {
+			sv.wg.Wait()
+			return err
+		}
+	}
+}
+
+func (sv *server) respond(res *response) {
+	if err := sv.out.write(res); err != nil {
+		sv.mu.Lock()
+		if sv.werr == nil {
+			sv.werr = err
+		}
+		sv.mu.Unlock()
+	}
+}
+
+func (sv *server) writeErr() error {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.werr
+}
+
+// put reads req's body and keeps it as req's output, refusing a body
+// whose SHA-256 or size is not what req says.
+func (sv *server) put(rr *requestReader, req *request) *response {
+	action, output := hex.EncodeToString(req.ActionID), hex.EncodeToString(req.OutputID)
+	fill := func(w io.Writer) (int64, error) {
+		if req.BodySize == 0 {
+			return 0, nil
+		}
+		return rr.body(w)
+	}
+	if !isHexID(action) || !isHexID(output) || req.BodySize < 0 {
+		// The body must still be read, to stay in step with the stream.
+		if _, err := fill(io.Discard); err != nil {
+			return &response{ID: req.ID, Err: err.Error()}
+		}
+		return &response{ID: req.ID, Err: fmt.Sprintf("put %d: action and output IDs must be SHA-256 hashes", req.ID)}
+	}
+	path, err := sv.d.storeOutputWith(output, req.BodySize, fill)
+	if err != nil {
+		return &response{ID: req.ID, Err: err.Error()}
+	}
+	e := entry{action: action, output: output, size: req.BodySize, time: time.Now()}
+	if err := sv.d.record(e, sv.s.Repo != ""); err != nil {
+		return &response{ID: req.ID, Err: err.Error()}
+	}
+	return &response{ID: req.ID, DiskPath: path}
+}
+
+// get answers from disk, else from Repo, else with a miss.
+func (sv *server) get(ctx context.Context, req *request) *response {
+	action := hex.EncodeToString(req.ActionID)
+	if !isHexID(action) {
+		return &response{ID: req.ID, Miss: true}
+	}
+	e, ok := sv.d.lookup(action)
+	if !ok && sv.remote != nil {
+		var err error
+		e, err = sv.remote.get(ctx, sv.d, action)
+		ok = err == nil
+	}
+	if !ok {
+		return &response{ID: req.ID, Miss: true}
+	}
+	out, err := hex.DecodeString(e.output)
+	if err != nil {
+		return &response{ID: req.ID, Miss: true}
+	}
+	t := e.time
+	return &response{ID: req.ID, OutputID: out, Size: e.size, Time: &t, DiskPath: sv.d.outputPath(e.output)}
+}
