@@ -58,8 +58,8 @@ type server struct {
 	out    *responseWriter
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	werr   error // the first failure to write a response
+	mu   sync.Mutex
+	werr error // the first failure to write a response
 }
 
 func (sv *server) loop(ctx context.Context, rr *requestReader) error {

@@ -148,7 +148,7 @@ func (l fileLayer) MediaType() (types.MediaType, error) { return OutputMediaType
 // rawManifest is an OCI image manifest to put.
 type rawManifest []byte
 
-func (m rawManifest) RawManifest() ([]byte, error)         { return m, nil }
+func (m rawManifest) RawManifest() ([]byte, error)        { return m, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
 // explain makes a registry error one line that says what went wrong.
