@@ -1,0 +1,182 @@
+package gocache
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildercli/builder/internal/registry"
+	"github.com/buildercli/builder/internal/registrytest"
+)
+
+// TestMain doubles as builder's hidden subcommand: the go command of the
+// real-build tests runs this test binary as its GOCACHEPROG, with the
+// arguments Command gives.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "gocacheprog" {
+		os.Exit(serveMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func serveMain(args []string) int {
+	fs := flag.NewFlagSet("gocacheprog", flag.ContinueOnError)
+	dir := fs.String("dir", "", "")
+	repo := fs.String("repo", "", "")
+	var insecure stringList
+	fs.Var(&insecure, "insecure-registry", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s := Store{Dir: *dir, Repo: *repo, Registry: registry.Client{Keychain: registrytest.Anonymous, Insecure: insecure}}
+	if err := s.Serve(context.Background(), os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gocacheprog:", err)
+		return 1
+	}
+	return 0
+}
+
+// Modules the real builds compile, stdlib only.
+var (
+	webModule = map[string]string{
+		"go.mod": "module example.com/web\n\ngo 1.24\n",
+		"main.go": `package main
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": "pong"})
+	})
+	_ = http.ListenAndServe(":8080", nil)
+}
+`,
+	}
+	smallModule = map[string]string{
+		"go.mod":  "module example.com/small\n\ngo 1.24\n",
+		"main.go": "package main\n\nimport \"errors\"\n\nfunc main() { panic(errors.New(\"small\")) }\n",
+	}
+)
+
+// writeModule writes files into a new directory whose path has a space.
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "my module")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// build is one real go build's outcome.
+type build struct {
+	compiled []string // packages go build -v listed
+	took     time.Duration
+	binary   []byte
+}
+
+// goBuild runs go build -v of the module in dir with s as its cache, in an
+// environment of its own, and fails the test when it fails.
+func goBuild(t *testing.T, dir string, s Store) build {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "bin")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GO") && !strings.HasPrefix(kv, "CGO_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOENV=off", "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local", "GOPROXY=off", "CGO_ENABLED=0",
+		"GOCACHE="+filepath.Join(tmp, "gocache"), "GOCACHEPROG="+Command(exe, s, nil))
+	cmd := exec.Command("go", "build", "-v", "-trimpath", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, stderr.String())
+	}
+	b := build{took: time.Since(start)}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			b.compiled = append(b.compiled, line)
+		}
+	}
+	if b.binary, err = os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// localDir is a new, empty local cache directory, with a space.
+func localDir(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "local cache")
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("compiles the standard library with a real go build")
+	}
+}
+
+// TestGoBuildSharesThroughRepo: runner 1 builds with an empty local cache
+// and uploads; runner 2, with another empty local cache and the same Repo,
+// compiles (almost) nothing and links the same binary.
+func TestGoBuildSharesThroughRepo(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	r := registrytest.New(t, registrytest.Config{})
+	dir := writeModule(t, webModule)
+	repo := r.Host + "/cache/go"
+
+	s1 := Store{Dir: localDir(t), Repo: repo}
+	b1 := goBuild(t, dir, s1)
+	stats, err := Store{Dir: s1.Dir, Repo: repo, Registry: registry.Client{Keychain: registrytest.Anonymous}}.Upload(context.Background())
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	s2 := Store{Dir: localDir(t), Repo: repo}
+	b2 := goBuild(t, dir, s2)
+
+	t.Logf("runner 1: %d packages compiled in %v; uploaded %d entries, %.1f MB", len(b1.compiled), b1.took.Round(time.Millisecond), stats.Entries, float64(stats.Bytes)/1e6)
+	t.Logf("runner 2: %d packages compiled in %v: %q", len(b2.compiled), b2.took.Round(time.Millisecond), b2.compiled)
+	if len(b1.compiled) < 20 || len(b2.compiled) > len(b1.compiled)/10 {
+		t.Errorf("runner 2 compiled %d packages, runner 1 %d: want far fewer", len(b2.compiled), len(b1.compiled))
+	}
+	if !bytes.Equal(b1.binary, b2.binary) {
+		t.Errorf("the runners' binaries differ")
+	}
+	for _, s := range []Store{s1, s2} {
+		if notes := s.TakeNotes(); len(notes) != 0 {
+			t.Errorf("notes: %q", notes)
+		}
+	}
+}
