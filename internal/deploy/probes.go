@@ -85,10 +85,10 @@ func (s *spec) probe(path string, startup bool) *corev1.Probe {
 	var h corev1.ProbeHandler
 	hc := s.Config.Config.Healthcheck
 	switch {
-	case path != "" && !(startup && s.ownHealthcheck()):
-		h.HTTPGet = &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(s.probePort)}
-	case s.ownHealthcheck():
+	case (path == "" || startup) && s.ownHealthcheck():
 		h.Exec = &corev1.ExecAction{Command: hc.Test[1:]}
+	case path != "":
+		h.HTTPGet = &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(s.probePort)}
 	default:
 		return nil
 	}
