@@ -14,7 +14,7 @@ GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # Commands the end-to-end tests use, as command:debian-package: a real OCI
 # runtime, independent image clients, a real registry with htpasswd auth.
 E2E_TOOLS := skopeo:skopeo umoci:umoci runc:runc podman:podman \
-	docker-registry:docker-registry htpasswd:apache2-utils
+	docker-registry:docker-registry htpasswd:apache2-utils busybox:busybox-static
 
 .PHONY: build image publish test test-unit test-deps lint bench clean
 

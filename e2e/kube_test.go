@@ -6,34 +6,43 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
 // TestKubePlay runs the Deployment builder manifests writes for the app,
-// pulled from a real registry, with podman kube play: the container runs as
-// the image's non-root uid with a read-only root and the memory limit set,
-// and answers /ping. The liveness probe is the image's own healthcheck.
+// pulled from a real registry, with podman kube play, probes and all: the
+// container runs as the image's non-root uid with a read-only root and the
+// memory limit set, answers /ping, and `podman healthcheck run` passes.
 //
-// The probes are not played, and `podman healthcheck run` is not checked:
-// podman 4.3 turns a probe into a CMD-SHELL healthcheck, which needs
-// /bin/sh, so on a shell-less image it can never pass (it runs
-// ["CMD-SHELL", "/usr/local/bin/app", "healthcheck", "||", "exit", "1"]);
-// a failing startup check makes podman start the container again; and kube
-// play takes no HEALTHCHECK from the image instead.
+// podman 4.3 turns the liveness probe into a CMD-SHELL healthcheck
+// (["CMD-SHELL", "/usr/local/bin/app", "healthcheck", "||", "exit", "1"]),
+// which needs /bin/sh, and would turn an HTTP GET into curl; it plays no
+// startup or readiness probe. So the app is built here on a base with a
+// shell (pushShellBase: static busybox as /bin/sh, still run as 65532):
+// on builder's shell-less default base the check could never pass. The
+// probes themselves are exec probes of the image's own HEALTHCHECK (see
+// internal/deploy's TestDeploymentHardened), which Kubernetes runs on any
+// image.
 func TestKubePlay(t *testing.T) {
 	built(t)
 	t.Parallel()
 	reg := startRegistry(t, false)
 	pub := newPublisher(t, reg)
+	baseRef := reg.host + "/base/shell:v1"
+	pushShellBase(t, reg, baseRef)
 	repo := reg.host + "/team/kube"
 	var res struct{ Digest string }
-	if err := json.Unmarshal([]byte(pub.publish(t, "--tag", "v1.2.3", "--repo", repo, "--json").stdout), &res); err != nil {
+	if err := json.Unmarshal([]byte(pub.publish(t, "--tag", "v1.2.3", "--repo", repo, "--json",
+		"--base", baseRef, "--platform", "linux/"+runtime.GOARCH).stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	out := pub.run(t, nil, "manifests", "./app", "--image", repo+"@"+res.Digest, "--kind", "deployment")
@@ -45,8 +54,11 @@ func TestKubePlay(t *testing.T) {
 		t.Fatalf("decoding the Deployment: %v\n%s", err, out.stdout)
 	}
 	// On this machine the pod shares the host's network, so that the test
-	// reaches it; the app listens on a free port.
+	// reaches it; the app listens on a free port. podman 4.3 plays each
+	// replica as a pod of its own: two would contend for the port.
 	port := freePort(t)
+	one := int32(1)
+	d.Spec.Replicas = &one
 	pod := &d.Spec.Template.Spec
 	pod.HostNetwork = true
 	c := &pod.Containers[0]
@@ -56,13 +68,16 @@ func TestKubePlay(t *testing.T) {
 		}
 	}
 	c.Ports = nil
-	if c.LivenessProbe == nil || c.LivenessProbe.Exec == nil || strings.Join(c.LivenessProbe.Exec.Command, " ") != "/usr/local/bin/app healthcheck" {
-		t.Errorf("liveness probe %+v, want the image's own healthcheck", c.LivenessProbe)
+	for what, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "startup": c.StartupProbe} {
+		if p == nil || p.Exec == nil || strings.Join(p.Exec.Command, " ") != healthcheckCmd {
+			t.Errorf("%s probe %+v, want the image's own healthcheck", what, p)
+		}
 	}
-	// podman turns probes into CMD-SHELL healthchecks, which a shell-less
-	// image cannot run (see above), and starts the container again when
-	// its startup check fails: it plays the Deployment without them.
-	c.LivenessProbe, c.ReadinessProbe, c.StartupProbe = nil, nil, nil
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil {
+		t.Errorf("readiness probe %+v, want an HTTP GET", p)
+	} else {
+		p.HTTPGet.Port = intstr.FromInt(port)
+	}
 	data, err := yaml.Marshal(&d)
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +90,12 @@ func TestKubePlay(t *testing.T) {
 	if err := os.WriteFile(e.conf, []byte(podmanConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	podmanRun := func(args ...string) (string, string, error) {
+		return invocation{Env: []string{"CONTAINERS_CONF=" + e.conf}}.run("podman", e.args(args...)...)
+	}
 	e.must(t, "kube", "play", "--tls-verify=false", file)
 	t.Cleanup(func() {
-		if _, _, err := (invocation{Env: []string{"CONTAINERS_CONF=" + e.conf}}).run("podman", e.args("kube", "down", file)...); err != nil {
+		if _, _, err := podmanRun("kube", "down", file); err != nil {
 			t.Errorf("podman kube down: %v", err)
 		}
 	})
@@ -105,8 +123,10 @@ func TestKubePlay(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	type inspected struct {
-		State      struct{ Pid int }
-		HostConfig struct {
+		State        struct{ Pid int }
+		RestartCount int
+		Config       struct{ Healthcheck struct{ Test []string } }
+		HostConfig   struct {
 			ReadonlyRootfs bool
 			Memory         int64
 		}
@@ -125,6 +145,29 @@ func TestKubePlay(t *testing.T) {
 	if want := c.Resources.Limits.Memory().Value(); in.HostConfig.Memory != want {
 		t.Errorf("memory limit %d, want %d", in.HostConfig.Memory, want)
 	}
+	// The healthcheck podman made of the liveness probe runs the image's.
+	hc := in.Config.Healthcheck.Test
+	t.Logf("podman's healthcheck: %q", hc)
+	if len(hc) < 2 || !strings.Contains(strings.Join(hc[1:], " "), healthcheckCmd) {
+		t.Errorf("podman's healthcheck %q does not run %s", hc, healthcheckCmd)
+	}
+	// `podman healthcheck run` exits 0 once the container is healthy;
+	// the app answered /ping, so it should be at once, but the startup
+	// period is allowed for.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		stdout, stderr, err := podmanRun("healthcheck", "run", name)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			// A failing check makes podman restart the container (the
+			// Deployment's restart policy), so it may be "not running".
+			t.Fatalf("podman healthcheck run %s still fails after 20 s: %v\n%s%s\n%s\nlogs:\n%s",
+				name, err, stdout, stderr, e.must(t, "ps", "-a"), e.must(t, "logs", name))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	// podman may start the container again (the Deployment's restart
 	// policy), so its process is looked up afresh until it is read.
 	var status []byte
@@ -141,7 +184,13 @@ func TestKubePlay(t *testing.T) {
 	if !strings.Contains(string(status), "\nUid:\t"+uid+"\t") || uid == "0" {
 		t.Errorf("the container's process runs as %q, want uid %s:\n%s", grepLine(string(status), "Uid:"), uid, status)
 	}
+	if n := inspect().RestartCount; n != 0 {
+		t.Errorf("podman restarted the container %d times; logs:\n%s", n, e.must(t, "logs", name))
+	}
 }
+
+// healthcheckCmd is the app image's HEALTHCHECK command (.ko.yaml).
+const healthcheckCmd = "/usr/local/bin/app healthcheck"
 
 func grepLine(s, prefix string) string {
 	for _, l := range strings.Split(s, "\n") {
