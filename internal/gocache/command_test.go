@@ -9,7 +9,8 @@ import (
 )
 
 // split is cmd/internal/quoted.Split, as the go command splits
-// GOCACHEPROG: spaces separate, '' or "" group, nothing is escaped.
+// GOCACHEPROG: spaces separate, single or double quotes group, nothing
+// is escaped.
 func split(s string) ([]string, error) {
 	var f []string
 	for len(s) > 0 {

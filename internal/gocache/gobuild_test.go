@@ -23,8 +23,18 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "gocacheprog" {
 		os.Exit(serveMain(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	var err error
+	if testTemp, err = os.MkdirTemp("", "gocache-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(testTemp)
+	os.Exit(code)
 }
+
+// testTemp holds what tests share, for the test binary's run.
+var testTemp string
 
 type stringList []string
 

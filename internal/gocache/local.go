@@ -117,15 +117,9 @@ func (d disk) touch(paths ...string) {
 	}
 }
 
-// storeOutput writes what r gives as the output out of size bytes,
-// verifying both, to a temporary file renamed into place. Nothing is kept
-// when they differ.
-func (d disk) storeOutput(out string, size int64, r io.Reader) error {
-	_, err := d.storeOutputWith(out, size, func(w io.Writer) (int64, error) { return io.Copy(w, io.LimitReader(r, size+1)) })
-	return err
-}
-
-// storeOutputWith is storeOutput where fill writes the content.
+// storeOutputWith writes the output out of size bytes, as fill gives it,
+// verifying both, to a temporary file renamed into place; nothing is kept
+// when they differ. It returns the output's path.
 func (d disk) storeOutputWith(out string, size int64, fill func(io.Writer) (int64, error)) (string, error) {
 	path := d.outputPath(out)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -31,9 +31,10 @@ const (
 	// ActionAnnotation holds an entry's action ID in hex.
 	ActionAnnotation = "dev.buildercli.gocache.action"
 
-	emptyMediaType types.MediaType = "application/vnd.oci.empty.v1+json"
-	emptyJSON                      = "{}"
+	emptyJSON = "{}"
 )
+
+const emptyMediaType types.MediaType = "application/vnd.oci.empty.v1+json"
 
 // Bounds on the registry traffic of a Serve, variables so that tests can
 // shorten them: a stalled registry costs one RequestTimeout, then Repo is
