@@ -34,7 +34,7 @@ func (s Store) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("finding credentials for %s: %w", repo, err)
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, fastTransport(), []string{repo.Scope(transport.PushScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, fastTransport(s.Registry.Insecure), []string{repo.Scope(transport.PushScope)})
 	if err != nil {
 		return fmt.Errorf("checking the Go build cache at %s: %w", repo, registry.Explain(repo.Registry, err))
 	}

@@ -100,7 +100,6 @@ func (d disk) lookup(action string) (entry, bool) {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size {
 		return entry{}, false
 	}
-	d.touch(d.actionPath(action), d.outputPath(e.output))
 	return e, true
 }
 
@@ -108,7 +107,12 @@ func (d disk) lookup(action string) (entry, bool) {
 // it, as in Go's own cache: an entry's mtime says when it was last used.
 const touchEvery = time.Hour
 
-func (d disk) touch(paths ...string) {
+// touch marks e used now, unless it was within touchEvery.
+func (d disk) touch(e entry) {
+	d.touchFiles(d.actionPath(e.action), d.outputPath(e.output))
+}
+
+func (d disk) touchFiles(paths ...string) {
 	now := time.Now()
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > touchEvery {

@@ -61,14 +61,33 @@ type remoteCache struct {
 	sem    chan struct{}
 }
 
-// fastTransport is a plain transport that gives up soon: no retries of
-// its own, a short dial and a short wait for an answer's headers.
-func fastTransport() http.RoundTripper {
+// fastTransport is a transport that gives up soon: no retries, a short
+// dial and a short wait for an answer's headers. Like registry's, it
+// speaks plain HTTP only to loopback hosts and those in insecure (ggcr
+// would also try it for private addresses).
+func fastTransport(insecure []string) http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: RequestTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = RequestTimeout
 	t.ResponseHeaderTimeout = RequestTimeout
-	return t
+	allowed := map[string]bool{}
+	for _, h := range insecure {
+		allowed[h] = true
+	}
+	return plainGuard{inner: t, insecure: allowed}
+}
+
+// plainGuard refuses plain HTTP to a host neither on loopback nor insecure.
+type plainGuard struct {
+	inner    http.RoundTripper
+	insecure map[string]bool
+}
+
+func (g plainGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if host := req.URL.Host; req.URL.Scheme == "http" && !g.insecure[host] && !registry.IsLoopback(host) {
+		return nil, fmt.Errorf("%w: refusing http://%s; pass --insecure-registry %s to allow it", registry.ErrPlainHTTP, host, host)
+	}
+	return g.inner.RoundTrip(req)
 }
 
 // fastOptions are ggcr options for kc over t that never retry.
@@ -94,7 +113,7 @@ func newRemoteCache(s Store, onFail func(error)) (*remoteCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the cache repository: %w", err)
 	}
-	p, err := remote.NewPuller(fastOptions(keychain(s.Registry), fastTransport())...)
+	p, err := remote.NewPuller(fastOptions(keychain(s.Registry), fastTransport(s.Registry.Insecure))...)
 	if err != nil {
 		return nil, fmt.Errorf("preparing to read %s: %w", repo, err)
 	}

@@ -152,6 +152,9 @@ func (sv *server) get(ctx context.Context, req *request) *response {
 		return &response{ID: req.ID, Miss: true}
 	}
 	e, ok := sv.d.lookup(action)
+	if ok {
+		sv.d.touch(e)
+	}
 	if !ok && sv.remote != nil {
 		var err error
 		e, err = sv.remote.get(ctx, sv.d, action)

@@ -1,0 +1,114 @@
+package gocache
+
+import (
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/buildercli/builder/internal/registry"
+)
+
+func TestTrim(t *testing.T) {
+	dir := t.TempDir()
+	c := startServe(t, Store{Dir: dir})
+	for i, a := range []string{"old", "used", "new"} {
+		if res := c.put(int64(i+1), actionID(a), []byte("output of "+a)); res.Err != "" {
+			t.Fatalf("put: %s", res.Err)
+		}
+	}
+	if err := c.close(10); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	d := disk{dir: dir}
+	now := time.Now()
+	age := func(a string, by time.Duration) {
+		e, ok := d.lookup(hex.EncodeToString(actionID(a)))
+		if !ok {
+			t.Fatalf("no entry %s", a)
+		}
+		for _, p := range []string{d.actionPath(e.action), d.outputPath(e.output)} {
+			if err := os.Chtimes(p, now.Add(-by), now.Add(-by)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	age("old", 6*24*time.Hour)
+	age("used", 6*24*time.Hour)
+	age("new", 4*24*time.Hour)
+	// A temporary file abandoned long ago, and one being written.
+	abandoned := filepath.Join(dir, outputsDir, tmpPrefix+"abandoned")
+	writing := filepath.Join(dir, outputsDir, tmpPrefix+"writing")
+	for _, p := range []string{abandoned, writing} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(abandoned, now.Add(-2*time.Hour), now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The trim of the first Serve was today: none runs now.
+	c = startServe(t, Store{Dir: dir})
+	if res := c.get(1, actionID("used")); res.Miss {
+		t.Fatalf("get of used missed")
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, ok := d.lookup(hex.EncodeToString(actionID("old"))); !ok {
+		t.Fatalf("trimmed twice in a day")
+	}
+	// A day later it runs: the entry unused for 6 days goes; the one used
+	// (touched) just now and the one of 4 days stay.
+	stamp := filepath.Join(dir, trimFile)
+	if err := os.Chtimes(stamp, now.Add(-25*time.Hour), now.Add(-25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c = startServe(t, Store{Dir: dir})
+	if err := c.close(1); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	for a, want := range map[string]bool{"old": false, "used": true, "new": true} {
+		if _, ok := d.lookup(hex.EncodeToString(actionID(a))); ok != want {
+			t.Errorf("entry %s kept: %v, want %v", a, ok, want)
+		}
+	}
+	for p, want := range map[string]bool{abandoned: false, writing: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s kept: %v, want %v", p, err == nil, want)
+		}
+	}
+}
+
+type okTransport struct{}
+
+func (okTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
+}
+
+func TestPlainGuard(t *testing.T) {
+	g := plainGuard{inner: okTransport{}, insecure: map[string]bool{"reg.lan:5000": true}}
+	for url, ok := range map[string]bool{
+		"http://10.0.0.1:5000/v2/":  false, // ggcr would try plain HTTP for a private address
+		"http://reg.lan:5000/v2/":   true,
+		"http://localhost:5000/v2/": true,
+		"http://127.0.0.1:5000/v2/": true,
+		"https://10.0.0.1:5000/v2/": true,
+		"http://registry.test/v2/":  false,
+	} {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := g.RoundTrip(req)
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		if (err == nil) != ok || (err != nil && !errors.Is(err, registry.ErrPlainHTTP)) {
+			t.Errorf("%s: %v, want allowed %v", url, err, ok)
+		}
+	}
+}
