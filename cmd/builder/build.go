@@ -12,6 +12,7 @@ import (
 	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
@@ -22,7 +23,7 @@ func newBuildCmd() *cobra.Command {
 	var o pipeline.Options
 	var insecure []string
 	cmd := &cobra.Command{
-		Use:   "build [package]",
+		Use:   "build [package...]",
 		Short: "Build an image of a Go main package and write it to a file",
 		Long: `Build compiles a Go main package into a static Linux binary and lays it on
 the built-in distroless-style base (or --base). The image is dated by the
@@ -33,29 +34,47 @@ The package is a directory (./cmd/api) or an import path
 the module's only main package. The binary, the title and the image's
 default name are the import path's last element.
 
+Several packages, or a pattern such as ./cmd/... (every main package under
+./cmd), build one image a service in one run: their binaries are compiled
+together (what they share, once), the base resolved once, and each image is
+named REPO/NAME (NAME: the service's name). --oci-layout DIR then gets a
+layout a service, DIR/NAME; --tarball, --sbom and --provenance, which hold
+one image, are refused.
+
 ` + settingsHelp + `
 
-The image digest is printed on stdout; progress and notes go to stderr.`,
+The image digest is printed on stdout (with several services, one
+REPO@DIGEST line each); progress and notes go to stderr. A compile that
+runs long shows the packages compiled: one line redrawn on a terminal, a
+plain line every 20 seconds elsewhere.`,
 		Example: `  # Export a docker-archive for "docker load" or "podman load"
   builder build ./cmd/api --tarball api.tar
 
   # Tag it, name it, and target arm64
   builder build ./cmd/api --tag v1.2.0 --repo ghcr.io/acme/api --platform linux/arm64 --tarball api.tar
 
+  # Every command under ./cmd, one layout each under out/
+  builder build ./cmd/... --repo ghcr.io/acme --oci-layout out/
+
   # A service with no settings of its own: expose 8080 and probe /healthz
   builder build . --port 8080 --env PORT=8080 --healthcheck http:/healthz --oci-layout out/`,
-		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Path = args[0]
-			}
+			o.Paths = args
 			env := environment(cmd.ErrOrStderr(), registry.New(insecure))
-			res, err := pipeline.Build(cmd.Context(), o, env)
+			results, err := pipeline.Build(cmd.Context(), o, env)
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
-			return err
+			for _, res := range results {
+				line := res.Digest.String()
+				if len(results) > 1 {
+					line = res.Ref.Context().Name() + "@" + line
+				}
+				if _, err := fmt.Fprintln(cmd.OutOrStdout(), line); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	addImageFlags(cmd.Flags(), &o)
@@ -101,6 +120,7 @@ func environment(log io.Writer, client registry.Client) build.Env {
 		Registry:        client,
 		BuilderVersion:  builderVersion(),
 		Log:             log,
+		Progress:        &gobuild.Progress{W: log, Live: isTerminal(log)},
 	}
 	if os.Getenv("BUILDER_TRACE") == "1" {
 		env.Trace = &trace.Stopwatch{W: os.Stderr}

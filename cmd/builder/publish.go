@@ -48,7 +48,7 @@ func newPublishCmd() *cobra.Command {
 	var insecure []string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "publish [package]",
+		Use:   "publish [package...]",
 		Short: "Build an image and publish it to a registry with its release tags",
 		Long:  publishLong,
 		Example: `  # Release v1.2.0 of ./app
@@ -59,26 +59,22 @@ func newPublishCmd() *cobra.Command {
 
   # Push to a local registry and keep a tarball of the same image
   builder publish ./app --tag v1.2.0 --repo localhost:5000/app --tarball app.tar`,
-		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Path = args[0]
-			}
+			o.Paths = args
 			o.Repo = firstSet(o.Repo, os.Getenv("BUILDER_REPO"), os.Getenv("KO_DOCKER_REPO"))
 			client := registry.New(insecure)
 			client.Progress = &push.Progress{W: cmd.ErrOrStderr(), Live: isTerminal(cmd.ErrOrStderr())}
 			env := environment(cmd.ErrOrStderr(), client)
-			res, err := pipeline.Publish(cmd.Context(), o, env)
-			if err != nil && res.Written != nil {
-				// Some tags are written: say exactly which, then fail.
-				if rerr := report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, asJSON); rerr != nil {
-					return rerr
-				}
-			}
-			if err != nil {
+			results, err := pipeline.Publish(cmd.Context(), o, env)
+			if err != nil && !tagsWritten(results) {
 				return err
 			}
-			return report(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, asJSON)
+			// Some tags may be written though the run failed: say exactly
+			// which, then fail.
+			if rerr := reportAll(cmd.OutOrStdout(), cmd.ErrOrStderr(), results, asJSON, o.Several()); rerr != nil {
+				return rerr
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -92,32 +88,73 @@ func newPublishCmd() *cobra.Command {
 	return cmd
 }
 
-func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
+// tagsWritten reports whether a publish wrote or tried to write tags.
+func tagsWritten(results []pipeline.Result) bool {
+	for _, r := range results {
+		if r.Written != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// reportAll reports each service's publish; with several, --json prints
+// one document listing them all and every reference.
+func reportAll(stdout, stderr io.Writer, results []pipeline.Result, asJSON, several bool) error {
+	if !several {
+		return report(stdout, stderr, results[0], asJSON, false)
+	}
+	var refs []string
+	for i := range results {
+		if results[i].Repository == "" {
+			continue // not pushed: the run failed first
+		}
+		if err := report(stdout, stderr, results[i], false, true); err != nil && !asJSON {
+			return err
+		}
+		results[i] = forJSON(results[i])
+		refs = append(refs, results[i].References...)
+	}
+	if !asJSON {
+		return nil
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Services   []pipeline.Result `json:"services"`
+		References []string          `json:"references"`
+	}{results, refs})
+}
+
+// report says what the publish of res did; with several services, notes
+// name the repository of each tag.
+func report(stdout, stderr io.Writer, res pipeline.Result, asJSON, several bool) error {
+	who, tagOf := "", func(t string) string { return t }
+	if several {
+		who = res.Repository + ": "
+		tagOf = func(t string) string { return res.Repository + ":" + t }
+	}
 	fmt.Fprintf(stderr, "pushed %s: %d layers, %d uploaded (%d bytes), %d already there, %d mounted\n",
 		res.Ref, res.Push.Layers, res.Push.Uploaded, res.Push.UploadedBytes, res.Push.Existing, res.Push.Mounted)
 	for _, l := range res.Left {
 		if !slices.Contains(res.Settled, l) {
-			fmt.Fprintf(stderr, "left %s where it was: %s is newer\n", l.Tag, l.Newer)
+			fmt.Fprintf(stderr, "left %s where it was: %s is newer\n", tagOf(l.Tag), l.Newer)
 		}
 	}
 	for _, l := range res.Settled {
-		fmt.Fprintf(stderr, "moved %s to %s, the highest release: another publish ran at the same time\n", l.Tag, l.Newer)
+		fmt.Fprintf(stderr, "moved %s to %s, the highest release: another publish ran at the same time\n", tagOf(l.Tag), l.Newer)
 	}
 	tags := res.Moved
 	if w := res.Written; w != nil && len(w.Failed) > 0 {
-		fmt.Fprintf(stderr, "tags written: %s; not written: %s\n", list(w.Written), list(w.Failed))
+		fmt.Fprintf(stderr, "%stags written: %s; not written: %s\n", who, list(w.Written), list(w.Failed))
 		tags = w.Written
+	} else if w == nil {
+		tags = nil
 	}
 	if asJSON {
-		if res.Moved == nil {
-			res.Moved = []string{}
-		}
-		if res.Left == nil {
-			res.Left = []release.Left{}
-		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return enc.Encode(forJSON(res))
 	}
 	for _, t := range tags {
 		if _, err := fmt.Fprintf(stdout, "%s:%s@%s\n", res.Repository, t, res.Digest); err != nil {
@@ -125,6 +162,20 @@ func report(stdout, stderr io.Writer, res pipeline.Result, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+// forJSON gives res's lists as [] rather than null.
+func forJSON(res pipeline.Result) pipeline.Result {
+	if res.Moved == nil {
+		res.Moved = []string{}
+	}
+	if res.Left == nil {
+		res.Left = []release.Left{}
+	}
+	if res.References == nil {
+		res.References = []string{}
+	}
+	return res
 }
 
 func list(tags []string) string {

@@ -56,6 +56,6 @@ document, before anything is built or pushed.`,
 	f.StringVar(&sbom, "sbom", "", "none: attach no SBOM to the images")
 	f.StringVar(&provenance, "provenance", "", "none: attach no provenance to the images")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
-	f.IntVar(&o.Jobs, "jobs", 4, "images built, and pushed, at a time")
+	f.IntVar(&o.Jobs, "jobs", 4, "images pushed at a time (all are built together)")
 	return cmd
 }

@@ -7,6 +7,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/buildercli/builder/internal/attest"
 	"github.com/buildercli/builder/internal/cache"
+	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/imagespec"
 	"github.com/buildercli/builder/internal/platform"
 	"github.com/buildercli/builder/internal/registry"
@@ -41,10 +43,16 @@ type Env struct {
 	// between builds; its Scratch is where they go without a cache, and
 	// must outlive the result's use.
 	Cache cache.Cache
+	// Bases, when set, keeps the bases resolved for several services.
+	Bases *Bases
 	// Registry reaches a registry base.
 	Registry registry.Client
 	// BuilderVersion is builder's own version, for the records.
 	BuilderVersion string
+	// CacheProg, when set, is the GOCACHEPROG the compiler runs with (see
+	// gocache); Progress shows long compiles.
+	CacheProg string
+	Progress  *gobuild.Progress
 	// Trace, when set, times the phases of the build.
 	Trace *trace.Stopwatch
 	// Log gets notes and progress.
@@ -107,19 +115,78 @@ func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
 // Build compiles and assembles what the plan describes.
 func (pl *Planned) Build(ctx context.Context) (Result, error) {
-	fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.ImportPath, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
-	images := make([]PlatformImage, len(pl.platforms))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, p := range pl.platforms {
+	res, err := All(ctx, []*Planned{pl})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// All builds what each plan describes, compiling every binary of
+// every plan first, together (see gobuild.BuildMany: one go build for the
+// packages that share their settings), then assembling the images.
+func All(ctx context.Context, plans []*Planned) ([]Result, error) {
+	if len(plans) == 0 {
+		return nil, nil
+	}
+	var jobs []*job
+	defer func() {
+		for _, j := range jobs {
+			j.unlock()
+		}
+	}()
+	var opts []gobuild.Options
+	for _, pl := range plans {
+		fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.ImportPath, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
+		for _, p := range pl.platforms {
+			j, err := pl.prepare(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+			opts = append(opts, j.opts)
+		}
+	}
+	first := plans[0].env
+	fresh, err := gobuild.BuildMany(ctx, opts, first.Cache.Enabled())
+	var ce *gobuild.CompileError
+	if errors.As(err, &ce) && len(plans) == 1 {
+		ce.Package = plans[0].src.ImportPath
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range fresh {
+		if f {
+			first.Trace.Mark("binary up to date " + jobs[i].platform.String())
+		}
+	}
+	first.Trace.Mark("go build")
+	images := make([]PlatformImage, len(jobs))
+	g, _ := errgroup.WithContext(ctx)
+	for i, j := range jobs {
 		g.Go(func() (err error) {
-			images[i], err = pl.buildPlatform(gctx, p)
+			images[i], err = j.pl.finish(j)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	pl.env.Trace.Mark("layers")
+	first.Trace.Mark("layers")
+	results := make([]Result, len(plans))
+	for i, pl := range plans {
+		n := len(pl.platforms)
+		if results[i], err = pl.result(images[:n]); err != nil {
+			return nil, err
+		}
+		images = images[n:]
+	}
+	return results, nil
+}
+
+// result joins the images of the plan's platforms and makes the records.
+func (pl *Planned) result(images []PlatformImage) (Result, error) {
 	res := Result{Images: images, Ref: pl.ref, Version: pl.meta.version, Created: pl.meta.created,
 		Base: pl.base.Name, BaseDigest: pl.base.Digest}
 	if len(images) == 1 {

@@ -66,8 +66,10 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 	if err := pl.render(b, found); err != nil {
 		return nil, err
 	}
-	if pl.base, err = base.Resolve(ctx, pl.baseSpec(), base.Options{
-		Cache: env.Cache, Registry: env.Registry, Builtin: pl.builtinBase(), Log: env.Log,
+	if pl.base, err = env.Bases.resolve(pl.baseSpec(), func(spec string) (*base.Base, error) {
+		return base.Resolve(ctx, spec, base.Options{
+			Cache: env.Cache, Registry: env.Registry, Builtin: pl.builtinBase(), Log: env.Log,
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -89,8 +91,11 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 
 func (pl *Planned) name() (name.Tag, error) {
 	repo := pl.req.Repo
-	if repo == "" {
+	switch {
+	case repo == "":
 		repo = strings.ToLower(pl.svc.name)
+	case pl.req.RepoIsParent:
+		repo += "/" + strings.ToLower(pl.svc.name)
 	}
 	ref, err := name.NewTag(repo + ":" + pl.meta.tag)
 	if err != nil {
@@ -98,6 +103,15 @@ func (pl *Planned) name() (name.Tag, error) {
 	}
 	return ref, nil
 }
+
+// Ref is the image's name and tag.
+func (pl *Planned) Ref() name.Tag { return pl.ref }
+
+// Name is the service's name: its binary's and its image's.
+func (pl *Planned) Name() string { return pl.svc.name }
+
+// ImportPath is the import path of the service's main package.
+func (pl *Planned) ImportPath() string { return pl.src.ImportPath }
 
 // baseSpec is --base, else .ko.yaml's baseImageOverrides entry for the
 // package's import path, else its defaultBaseImage, else the built-in base.
@@ -178,4 +192,33 @@ func (pl *Planned) render(b koconfig.Build, found bool) error {
 	}
 	pl.settings = attest.BuildSettings{Package: pkg, Flags: flags, Ldflags: strings.Join(ld, " "), Env: b.Env}
 	return nil
+}
+
+// Bases keeps the bases a run resolved, so that services built on one
+// base in one run resolve, verify and lay it once. The zero value is
+// ready; a nil *Bases keeps nothing.
+type Bases struct {
+	mu sync.Mutex
+	m  map[string]*base.Base
+}
+
+// resolve returns the base spec names, resolved once.
+func (b *Bases) resolve(spec string, resolve func(string) (*base.Base, error)) (*base.Base, error) {
+	if b == nil {
+		return resolve(spec)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if got, ok := b.m[spec]; ok {
+		return got, nil
+	}
+	got, err := resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	if b.m == nil {
+		b.m = map[string]*base.Base{}
+	}
+	b.m[spec] = got
+	return got, nil
 }

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,50 +16,48 @@ import (
 	"github.com/buildercli/builder/internal/probe"
 )
 
-// buildPlatform compiles the binary for p and lays it on the base's image.
-func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformImage, error) {
+// job is the image of one plan for one platform, on its way.
+type job struct {
+	pl       *Planned
+	platform v1.Platform
+	opts     gobuild.Options
+	// unlock releases the binary's path; probe waits for the probe's
+	// layer (nil when the image has none).
+	unlock func()
+	probe  func() (v1.Layer, error)
+}
+
+// prepare settles where and how the binary for p is compiled, and starts
+// building the probe's layer when the image has one.
+func (pl *Planned) prepare(ctx context.Context, p v1.Platform) (*job, error) {
+	bin, unlock, err := pl.binaryPath(p)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{pl: pl, platform: p, unlock: unlock, probe: func() (v1.Layer, error) { return nil, nil }}
+	if pl.svc.needsProbe() {
+		j.probe = pl.startProbe(ctx, p)
+	}
+	j.opts = gobuild.Options{
+		Dir: pl.kob.Dir, Package: pl.settings.Package, ImportPath: pl.src.ImportPath, Platform: p,
+		Env: pl.env.Environ, BuildEnv: pl.kob.Env, Flags: pl.settings.Flags, Ldflags: pl.settings.Ldflags,
+		Output: bin, CacheProg: pl.env.CacheProg, Progress: pl.env.Progress,
+	}
+	return j, nil
+}
+
+// finish lays the compiled binary of j, and the probe, on the base's image.
+func (pl *Planned) finish(j *job) (PlatformImage, error) {
+	p := j.platform
 	baseImg, baseDigest, err := pl.base.Image(p)
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	user := pl.users[p.String()]
-	probeLayer := func() (v1.Layer, error) { return nil, nil }
-	if pl.svc.needsProbe() {
-		probeLayer = pl.startProbe(ctx, p)
-	}
-	bin, unlock, err := pl.binaryPath(p)
+	probe, err := j.probe()
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	defer unlock()
-	opts := gobuild.Options{
-		Dir: pl.kob.Dir, Package: pl.settings.Package, Platform: p, Env: pl.env.Environ,
-		BuildEnv: pl.kob.Env, Flags: pl.settings.Flags, Ldflags: pl.settings.Ldflags, Output: bin,
-	}
-	if !pl.env.Cache.Enabled() {
-		err = gobuild.Build(ctx, opts)
-	} else {
-		// The binary's path is stable: an unchanged source tree and build
-		// skip go build altogether.
-		var fresh bool
-		fresh, err = gobuild.BuildIfChanged(ctx, opts)
-		if fresh {
-			pl.env.Trace.Mark("binary up to date " + p.String())
-		}
-	}
-	var ce *gobuild.CompileError
-	if errors.As(err, &ce) {
-		ce.Package = pl.src.ImportPath
-	}
-	if err != nil {
-		return PlatformImage{}, err
-	}
-	pl.env.Trace.Mark("go build " + p.String())
-	probe, err := probeLayer()
-	if err != nil {
-		return PlatformImage{}, err
-	}
-	img, err := pl.assemble(baseImg, baseDigest, p, bin, probe, user)
+	img, err := pl.assemble(baseImg, baseDigest, p, j.opts.Output, probe, pl.users[p.String()])
 	if err != nil {
 		return PlatformImage{}, err
 	}
@@ -68,7 +65,7 @@ func (pl *Planned) buildPlatform(ctx context.Context, p v1.Platform) (PlatformIm
 	if err != nil {
 		return PlatformImage{}, fmt.Errorf("computing the image digest: %w", err)
 	}
-	return PlatformImage{Platform: p, Image: img, Digest: d, BaseDigest: baseDigest, Binary: bin}, nil
+	return PlatformImage{Platform: p, Image: img, Digest: d, BaseDigest: baseDigest, Binary: j.opts.Output}, nil
 }
 
 // resolveUser settles the user the image for p runs as: the service's

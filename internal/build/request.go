@@ -21,6 +21,10 @@ type Request struct {
 	Tag string
 	// Repo names the image; the package directory's name when empty.
 	Repo string
+	// RepoIsParent makes Repo the parent of the image's repository,
+	// REPO/NAME, NAME being the service's name (lowercased): one
+	// repository a service when a run builds several.
+	RepoIsParent bool
 	// Platform is "os/arch[/variant],…" or "all"; .ko.yaml's
 	// defaultPlatforms, else linux on the host's architecture, when empty.
 	Platform string

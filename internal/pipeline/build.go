@@ -22,9 +22,10 @@ const None = "none"
 
 // Options are what the user asked a build for.
 type Options struct {
-	// Path names the main package: a directory or an import path; when
-	// empty, the only one .ko.yaml or the module has (see source.Find).
-	Path string
+	// Paths name the main packages: directories, import paths, or
+	// patterns such as ./cmd/... (see source.ReadAll); when empty, the only
+	// one .ko.yaml or the module has (see source.Find).
+	Paths []string
 	// Build describes the image.
 	Build build.Request
 	// Tarball and OCILayout are where the image is written; "" for not.
@@ -50,6 +51,9 @@ func (o Options) validate(more ...[2]string) error {
 		return push.ErrLoadIndex
 	}
 	if err := o.checkOutputs(more...); err != nil {
+		return err
+	}
+	if err := o.checkSeveral(); err != nil {
 		return err
 	}
 	return o.Build.Validate()
@@ -126,50 +130,62 @@ func file(p string) string {
 	return p
 }
 
-// Build builds the image and writes it to the tarball, OCI layout and
-// record files o names, and loads it into the engine; at least one of the
-// tarball, layout and engine.
-func Build(ctx context.Context, o Options, env build.Env) (build.Result, error) {
+// Build builds the image of each service o names, compiling them
+// together, and writes each to the tarball, OCI layout and record files o
+// names, and loads it into the engine; at least one of the tarball, layout
+// and engine. A failure puts back every output as it was.
+func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error) {
 	if o.Tarball == "" && o.OCILayout == "" && !o.Load {
-		return build.Result{}, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR, or --load (or use builder publish)")
+		return nil, fmt.Errorf("nothing to write: add --tarball FILE or --oci-layout DIR, or --load (or use builder publish)")
 	}
 	if err := o.validate(); err != nil {
-		return build.Result{}, err
+		return nil, err
 	}
 	if o.Load {
 		// No engine, no build.
 		if err := (push.Engine{Host: o.Engine}).Ping(ctx); err != nil {
-			return build.Result{}, err
+			return nil, err
 		}
 	}
 	o.Build.SBOM, o.Build.Provenance = file(o.SBOM) != "", file(o.Provenance) != ""
-	src, err := source.Read(ctx, o.Path, env.KoConfig)
+	srcs, err := source.ReadAll(ctx, o.Paths, env.KoConfig)
 	if err != nil {
-		return build.Result{}, err
+		return nil, err
 	}
 	env, done, err := withScratch(env)
 	if err != nil {
-		return build.Result{}, err
+		return nil, err
 	}
 	defer done()
-	res, err := buildImage(ctx, src, o, env)
+	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
-		return build.Result{}, err
+		return nil, err
 	}
-	dests := o.destinations()
+	if err := o.checkBuilt(plans); err != nil {
+		return nil, err
+	}
+	results, err := build.All(ctx, plans)
+	if err != nil {
+		return nil, err
+	}
+	outs := o.localOutputs(plans)
 	var undo push.Undo
-	if err := undo.Remember(dests, res); err != nil {
-		return build.Result{}, err
-	}
-	if err := dests.Deliver(ctx, res, env.Log); err != nil {
-		// Outputs written before the one that failed are put back.
-		if rerr := undo.Restore(); rerr != nil {
-			fmt.Fprintf(env.Log, "note: %v\n", rerr)
+	for i, res := range results {
+		if err := undo.Remember(outs[i], res); err != nil {
+			return nil, err
 		}
-		return build.Result{}, err
+	}
+	for i, res := range results {
+		if err := outs[i].Deliver(ctx, res, env.Log); err != nil {
+			// Outputs written before the one that failed are put back.
+			if rerr := undo.Restore(); rerr != nil {
+				fmt.Fprintf(env.Log, "note: %v\n", rerr)
+			}
+			return nil, err
+		}
 	}
 	undo.Forget()
-	return res, nil
+	return results, nil
 }
 
 // withScratch gives env a scratch directory for what a build makes without
@@ -183,20 +199,4 @@ func withScratch(env build.Env) (build.Env, func(), error) {
 	env.Cache = env.Cache.Usable(env.Log)
 	env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
 	return env, func() { _ = os.RemoveAll(work) }, nil
-}
-
-// buildImage plans the build, checks that the destinations can take what
-// it makes, and builds.
-func buildImage(ctx context.Context, src source.Package, o Options, env build.Env) (build.Result, error) {
-	pl, err := build.Plan(ctx, src, o.Build, env)
-	if err != nil {
-		return build.Result{}, err
-	}
-	if len(pl.Platforms()) > 1 && o.Tarball != "" {
-		return build.Result{}, push.ErrTarballIndex
-	}
-	if len(pl.Platforms()) > 1 && o.Load {
-		return build.Result{}, push.ErrLoadIndex
-	}
-	return pl.Build(ctx)
 }

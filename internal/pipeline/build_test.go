@@ -30,12 +30,16 @@ type buildTest struct {
 // buildOptions build pkg into an OCI layout beside it.
 func buildOptions(pkg string) buildTest {
 	o := buildTest{env: build.Env{HostArch: runtime.GOARCH, Environ: os.Environ(), Log: io.Discard}}
-	o.Path, o.OCILayout = pkg, filepath.Join(filepath.Dir(pkg), "out")
+	o.Paths, o.OCILayout = []string{pkg}, filepath.Join(filepath.Dir(pkg), "out")
 	return o
 }
 
 func (o buildTest) build(ctx context.Context) (build.Result, error) {
-	return pipeline.Build(ctx, o.Options, o.env)
+	res, err := pipeline.Build(ctx, o.Options, o.env)
+	if err != nil {
+		return build.Result{}, err
+	}
+	return res[0], nil
 }
 
 func TestRunWritesNothingOnCompileError(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/build"
@@ -61,77 +62,167 @@ type Result struct {
 }
 
 // Publish validates everything it can before building, checks the
-// checkout and the registry, builds, pushes the image and its records, and
-// only then writes the release's tags. env.Registry reaches the registry.
-func Publish(ctx context.Context, o PublishOptions, env build.Env) (Result, error) {
+// checkout and the registry, builds the image of each service o names
+// (compiled together), pushes every image and its records, and only then
+// writes the release's tags, service after service. It returns one Result
+// a service, in order. env.Registry reaches the registry.
+func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, error) {
 	env.Trace.Mark("start")
-	rel, repo, err := o.check(env.Registry)
+	rel, _, err := o.check(env.Registry)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	src, err := source.Read(ctx, o.Path, env.KoConfig)
+	srcs, err := source.ReadAll(ctx, o.Paths, env.KoConfig)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	env.Trace.Mark("git")
-	if src.Git.Dirty && !o.AllowDirty {
-		return Result{}, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
+	for _, src := range srcs {
+		if src.Git.Dirty && !o.AllowDirty {
+			return nil, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
+		}
 	}
 	env, done, err := withScratch(env)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	defer done()
-	session, err := env.Registry.Open(repo)
-	if err != nil {
-		return Result{}, err
-	}
-	existing, err := session.Tags(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	env.Trace.Mark("list tags")
-	commit := ""
-	if !src.Git.Dirty {
-		commit = src.Git.ShortCommit
-	}
-	plan := release.NewPlan(rel, commit, o.ExtraTags, existing)
-	current := plan.Lookup(ctx, session, existing) // while the image builds
-
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
-	built, err := buildImage(ctx, src, o.Options, env)
+	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	cur, err := current()
+	if err := o.checkBuilt(plans); err != nil {
+		return nil, err
+	}
+	targets := make([]*target, len(plans))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, pl := range plans {
+		g.Go(func() (err error) {
+			targets[i], err = o.open(ctx, gctx, pl, srcs[i], rel, env)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	env.Trace.Mark("list tags")
+	built, err := build.All(ctx, plans)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	if err := plan.CheckImmutable(cur, built.Digest); err != nil {
-		return Result{}, err
+	for i, t := range targets {
+		if t.cur, err = t.current(); err != nil {
+			return nil, err
+		}
+		if err := t.plan.CheckImmutable(t.cur, built[i].Digest); err != nil {
+			return nil, err
+		}
 	}
 	env.Trace.Mark("resolve tags")
 	// The local outputs are put back as they were if anything fails from
 	// here on, the push and the tags included.
-	local := o.destinations()
+	outs := o.localOutputs(plans)
 	var undo push.Undo
-	if err := undo.Remember(local, built); err != nil {
-		return Result{}, err
+	for i, b := range built {
+		if err := undo.Remember(outs[i], b); err != nil {
+			return nil, err
+		}
 	}
-	res, err := deliver(ctx, built, repo, session, append(local, nil), plan, cur, env)
-	res.References = res.references()
+	results := make([]Result, len(plans))
+	err = pushAll(ctx, targets, built, outs, results, env)
+	if err == nil {
+		err = tagAll(ctx, targets, built, results, env)
+	}
+	var refs []string
+	for i := range results {
+		results[i].References = results[i].references()
+		refs = append(refs, results[i].References...)
+	}
 	if err == nil && o.ImageRefs != "" {
-		err = atomicfile.WriteFile(o.ImageRefs, []byte(strings.Join(res.References, "\n")+"\n"))
+		err = atomicfile.WriteFile(o.ImageRefs, []byte(strings.Join(refs, "\n")+"\n"))
 	}
 	if err != nil {
 		if rerr := undo.Restore(); rerr != nil {
 			fmt.Fprintf(env.Log, "note: %v\n", rerr)
 		}
-		return res, err
+		return results, err
 	}
 	undo.Forget()
-	return res, nil
+	return results, nil
+}
+
+// target is where one service is published: its repository, and the
+// release's tags there.
+type target struct {
+	repo    name.Repository
+	session *registry.Session
+	plan    release.Plan
+	current func() (release.Current, error)
+	cur     release.Current
+}
+
+// open opens the repository of pl's image, lists its tags, plans the
+// release's tags there and starts looking up those that exist, under ctx,
+// while the image builds; gctx bounds the listing.
+func (o PublishOptions) open(ctx, gctx context.Context, pl *build.Planned, src source.Package, rel release.Release, env build.Env) (*target, error) {
+	repo, err := env.Registry.Repository(pl.Ref().Context().Name())
+	if err != nil {
+		return nil, err
+	}
+	t := &target{repo: repo}
+	if t.session, err = env.Registry.Open(t.repo); err != nil {
+		return nil, err
+	}
+	existing, err := t.session.Tags(gctx)
+	if err != nil {
+		return nil, err
+	}
+	commit := ""
+	if !src.Git.Dirty {
+		commit = src.Git.ShortCommit
+	}
+	t.plan = release.NewPlan(rel, commit, o.ExtraTags, existing)
+	t.current = t.plan.Lookup(ctx, t.session, existing)
+	return t, nil
+}
+
+// pushAll delivers each image to its local outputs and pushes it and its
+// records to its repository, a few at a time; no tag is written.
+func pushAll(ctx context.Context, targets []*target, built []build.Result, outs []push.Multi, results []Result, env build.Env) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, t := range targets {
+		g.Go(func() error {
+			to := &push.Registry{Session: t.session}
+			if err := append(outs[i], to).Deliver(gctx, built[i], env.Log); err != nil {
+				return err
+			}
+			var err error
+			results[i], err = describe(built[i], t.repo, to.Stats)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	env.Trace.Mark("push image and records")
+	return nil
+}
+
+// tagAll writes and settles the release's tags of each service in turn.
+func tagAll(ctx context.Context, targets []*target, built []build.Result, results []Result, env build.Env) error {
+	for i, t := range targets {
+		if err := tag(ctx, t, built[i], &results[i]); err != nil {
+			if len(targets) > 1 {
+				return fmt.Errorf("%s: %w", t.repo, err)
+			}
+			return err
+		}
+	}
+	env.Trace.Mark("tags")
+	return nil
 }
 
 // references lists every reference the publish wrote: REPO@DIGEST, then
@@ -151,31 +242,19 @@ func (r Result) references() []string {
 	return refs
 }
 
-// deliver writes the local outputs (dests, whose last is replaced by the
-// registry push), pushes the image and its records, and writes and settles
-// the plan's tags.
-func deliver(ctx context.Context, built build.Result, repo name.Repository, session *registry.Session, dests push.Multi,
-	plan release.Plan, cur release.Current, env build.Env) (Result, error) {
-	to := &push.Registry{Session: session}
-	dests[len(dests)-1] = to
-	if err := dests.Deliver(ctx, built, env.Log); err != nil {
-		return Result{}, err
-	}
-	env.Trace.Mark("push image and records")
-	res, err := describe(built, repo, to.Stats)
-	if err != nil {
-		return Result{}, err
-	}
+// tag writes the plan's tags for the pushed image and settles the
+// floating ones, saying in res what it did.
+func tag(ctx context.Context, t *target, built build.Result, res *Result) error {
+	plan := t.plan
 	res.Moved, res.Left = plan.Moved, plan.Left
-	written, err := plan.Write(ctx, session, built.Artifact, cur)
+	written, err := plan.Write(ctx, t.session, built.Artifact, t.cur)
 	res.Written = &written
 	if err != nil {
-		return res, err
+		return err
 	}
-	env.Trace.Mark("tags")
-	settled, err := plan.Settle(ctx, session)
+	settled, err := plan.Settle(ctx, t.session)
 	if err != nil {
-		return res, fmt.Errorf("checking the floating tags after writing them: %w", err)
+		return fmt.Errorf("checking the floating tags after writing them: %w", err)
 	}
 	for _, l := range settled {
 		res.Settled = append(res.Settled, l)
@@ -187,8 +266,7 @@ func deliver(ctx context.Context, built build.Result, repo name.Repository, sess
 			res.Left = append(res.Left, l)
 		}
 	}
-	env.Trace.Mark("settle floating tags")
-	return res, nil
+	return nil
 }
 
 // check validates the options, the version, the extra tags and the

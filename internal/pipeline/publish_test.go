@@ -59,12 +59,16 @@ type testOptions struct {
 func options(pkg, repo, version string) testOptions {
 	o := testOptions{env: build.Env{HostArch: runtime.GOARCH, Environ: os.Environ(), Log: io.Discard,
 		Registry: registry.Client{Keychain: registrytest.Anonymous}}}
-	o.Path, o.Build.Tag, o.Repo = pkg, version, repo
+	o.Paths, o.Build.Tag, o.Repo = []string{pkg}, version, repo
 	return o
 }
 
 func (o testOptions) publish(ctx context.Context) (pipeline.Result, error) {
-	return pipeline.Publish(ctx, o.PublishOptions, o.env)
+	res, err := pipeline.Publish(ctx, o.PublishOptions, o.env)
+	if len(res) == 0 {
+		return pipeline.Result{}, err
+	}
+	return res[0], err
 }
 
 func run(t *testing.T, o testOptions) pipeline.Result {

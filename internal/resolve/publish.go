@@ -29,9 +29,11 @@ func withScratch(env build.Env) (build.Env, func(), error) {
 	return env, func() { _ = os.RemoveAll(work) }, nil
 }
 
-// buildAll plans every image, then builds them, o.jobs() at a time, each
-// in a directory of its own under env's scratch directory.
+// buildAll plans every image, each in a directory of its own under env's
+// scratch directory, then builds them all, their binaries compiled
+// together (see build.All).
 func buildAll(ctx context.Context, images []*image, o Options, env build.Env) error {
+	env.Bases = &build.Bases{}
 	plans := make([]*build.Planned, len(images))
 	for i, im := range images {
 		e := env
@@ -46,17 +48,14 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env) er
 			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.jobs())
-	for i, im := range images {
-		g.Go(func() (err error) {
-			if im.built, err = plans[i].Build(gctx); err != nil {
-				return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
-			}
-			return nil
-		})
+	built, err := build.All(ctx, plans)
+	if err != nil {
+		return err
 	}
-	return g.Wait()
+	for i, im := range images {
+		im.built = built[i]
+	}
+	return nil
 }
 
 // pushAll pushes each built image and its records by digest, jobs at a

@@ -26,7 +26,8 @@ type Options struct {
 	Repo string
 	// Build describes every image; its Repo is set for each.
 	Build build.Request
-	// Jobs is how many images are built, and pushed, at a time; 4 when 0.
+	// Jobs is how many images are pushed at a time; 4 when 0. (They are
+	// built together: see build.All.)
 	Jobs int
 }
 

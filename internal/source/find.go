@@ -103,15 +103,37 @@ func findDefault(koConfigPath string) (string, error) {
 // "./dir" paths relative to it, sorted: every directory but hidden ones,
 // testdata, vendor and nested modules.
 func MainPackages(root string) ([]string, error) {
+	dirs, err := mainsUnder(root)
+	if err != nil {
+		return nil, err
+	}
+	mains := make([]string, len(dirs))
+	for i, d := range dirs {
+		rel, err := filepath.Rel(root, d)
+		if err != nil {
+			return nil, err
+		}
+		mains[i] = "./" + filepath.ToSlash(rel)
+		if rel == "." {
+			mains[i] = "."
+		}
+	}
+	return mains, nil
+}
+
+// mainsUnder lists the directories of the main packages at and under dir,
+// sorted, passing over hidden directories, testdata, vendor and nested
+// modules, as the go command's patterns do.
+func mainsUnder(dir string) ([]string, error) {
 	var mains []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.IsDir() {
 			return nil
 		}
-		if p != root {
+		if p != dir {
 			n := d.Name()
 			if strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") || n == "testdata" || n == "vendor" {
 				return filepath.SkipDir
@@ -121,21 +143,12 @@ func MainPackages(root string) ([]string, error) {
 			}
 		}
 		if name, err := packageName(p); err == nil && name == "main" {
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			mains = append(mains, "./"+filepath.ToSlash(rel))
+			mains = append(mains, p)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the main packages of %s: %w", root, err)
-	}
-	for i, m := range mains {
-		if m == "./." {
-			mains[i] = "."
-		}
+		return nil, fmt.Errorf("listing the main packages under %s: %w", dir, err)
 	}
 	return mains, nil
 }

@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/source"
+)
+
+// Several reports whether o names several services: more than one path,
+// or a pattern (./cmd/...), however many packages it matches. Each image
+// then goes to REPO/NAME.
+func (o Options) Several() bool {
+	return len(o.Paths) > 1 || len(o.Paths) == 1 && source.IsPattern(o.Paths[0])
+}
+
+// checkSeveral refuses the outputs that hold one image when o names
+// several services.
+func (o Options) checkSeveral() error {
+	if !o.Several() {
+		return nil
+	}
+	for _, f := range []struct{ flag, path string }{{"--tarball", o.Tarball}, {"--sbom", file(o.SBOM)}, {"--provenance", file(o.Provenance)}} {
+		if f.path != "" {
+			return fmt.Errorf("%s %s holds one service's image or record, and %s names several: build them one at a time, or use --oci-layout DIR (a layout a service)",
+				f.flag, f.path, strings.Join(o.Paths, " "))
+		}
+	}
+	return nil
+}
+
+// plan reads the packages o names and plans the build of each, every one
+// checked before anything is compiled. env must have its scratch
+// directory.
+func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env) ([]*build.Planned, error) {
+	env.Bases = &build.Bases{}
+	req := o.Build
+	req.RepoIsParent = o.Several() && req.Repo != ""
+	plans := make([]*build.Planned, len(srcs))
+	byRepo := map[string]string{}
+	for i, src := range srcs {
+		e := env
+		if len(srcs) > 1 {
+			// Binaries compiled without a cache are named by the
+			// service: give each its own directory.
+			e.Cache.Scratch = filepath.Join(env.Cache.Scratch, strconv.Itoa(i))
+			if err := os.Mkdir(e.Cache.Scratch, 0o700); err != nil {
+				return nil, fmt.Errorf("making a build directory: %w", err)
+			}
+		}
+		pl, err := build.Plan(ctx, src, req, e)
+		if err != nil {
+			if len(srcs) > 1 {
+				return nil, fmt.Errorf("%s: %w", src.ImportPath, err)
+			}
+			return nil, err
+		}
+		repo := pl.Ref().Context().Name()
+		if other, ok := byRepo[repo]; ok {
+			return nil, fmt.Errorf("%s and %s would both be %s: give one another name (name: in its builder settings in .ko.yaml)", other, src.ImportPath, repo)
+		}
+		byRepo[repo] = src.ImportPath
+		plans[i] = pl
+	}
+	return plans, nil
+}
+
+// localOutputs are the local outputs of each plan's image: o's, with a
+// layout of its own for each service, DIR/NAME, when there are several.
+func (o Options) localOutputs(plans []*build.Planned) []push.Multi {
+	outs := make([]push.Multi, len(plans))
+	for i, pl := range plans {
+		oi := o
+		if o.Several() && o.OCILayout != "" {
+			oi.OCILayout = filepath.Join(o.OCILayout, strings.ToLower(pl.Name()))
+		}
+		outs[i] = oi.destinations()
+	}
+	return outs
+}
+
+// checkBuilt refuses results that the outputs cannot take.
+func (o Options) checkBuilt(plans []*build.Planned) error {
+	for _, pl := range plans {
+		if len(pl.Platforms()) > 1 && o.Tarball != "" {
+			return push.ErrTarballIndex
+		}
+		if len(pl.Platforms()) > 1 && o.Load {
+			return push.ErrLoadIndex
+		}
+	}
+	return nil
+}

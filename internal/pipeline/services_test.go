@@ -1,0 +1,156 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/buildercli/builder/internal/moduletest"
+	"github.com/buildercli/builder/internal/pipeline"
+	"github.com/buildercli/builder/internal/registrytest"
+)
+
+// fleetMain is a service of the fleet module: it greets with the shared
+// library's word.
+const fleetMain = `package main
+
+import (
+	"fmt"
+
+	"example.com/fleet/lib"
+)
+
+func main() { fmt.Println(lib.Word) }
+`
+
+// fleet writes the module example.com/fleet, with a library and the
+// services cmd/NAME for each name, plus extra files, commits it, and
+// returns its root.
+func fleet(t *testing.T, extra map[string]string, names ...string) string {
+	t.Helper()
+	files := map[string]string{
+		"go.mod":     "module example.com/fleet\n\ngo 1.22\n",
+		"lib/lib.go": "package lib\n\nconst Word = \"hello\"\n",
+	}
+	for _, n := range names {
+		files["cmd/"+n+"/main.go"] = fleetMain
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	root := moduletest.Write(t, files)
+	moduletest.Commit(t, root)
+	return root
+}
+
+func TestPublishSeveralServices(t *testing.T) {
+	t.Parallel()
+	// With the referrers API, the only tags written are the release's.
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	root := fleet(t, nil, "api", "worker", "admin")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	o.ImageRefs = filepath.Join(t.TempDir(), "refs.txt")
+	results, err := pipelinePublish(o)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	var names []string
+	for _, r := range results {
+		names = append(names, strings.TrimPrefix(r.Repository, reg.Host+"/fleet/"))
+		checkImage(t, reg.Direct+"/fleet/"+names[len(names)-1], r.Digest)
+		tags := tagsOf(t, reg.Direct+strings.TrimPrefix(r.Repository, reg.Host))
+		for _, tag := range []string{"v1.2.0", "v1.2", "v1", "latest"} {
+			if tags[tag] != r.Digest.String() {
+				t.Errorf("%s:%s = %q, want %s", r.Repository, tag, tags[tag], r.Digest)
+			}
+		}
+	}
+	if want := []string{"admin", "api", "worker"}; !slices.Equal(names, want) {
+		t.Errorf("published %v, want each service under REPO/NAME: %v", names, want)
+	}
+	// Every image and manifest went up before the first tag.
+	lastPush, firstTag := -1, -1
+	for i, r := range reg.Requests() {
+		switch r.Kind {
+		case registrytest.KindManifestDigest, registrytest.KindUpload:
+			lastPush = i
+		case registrytest.KindManifestTag:
+			if firstTag < 0 {
+				firstTag = i
+			}
+		}
+	}
+	if firstTag < lastPush {
+		t.Errorf("a tag was written (request %d) before the last image was pushed (request %d)", firstTag, lastPush)
+	}
+	refs, err := os.ReadFile(o.ImageRefs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range results {
+		want = append(want, r.References...)
+	}
+	if got := strings.Fields(string(refs)); !slices.Equal(got, want) || len(got) != 3*6 {
+		t.Errorf("--image-refs holds %d references, want the 3×6 of the results:\n%s", len(got), refs)
+	}
+}
+
+func TestPublishSeveralFailsBeforeAnyWrite(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	root := fleet(t, map[string]string{"cmd/broken/main.go": "package main\n\nfunc main() { undefined() }\n"}, "api", "worker")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	_, err := pipelinePublish(o)
+	if err == nil || !strings.Contains(err.Error(), "compiling") {
+		t.Fatalf("Publish = %v, want the compile error", err)
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("the registry got %d writes, want none: a service that does not compile fails the run before anything is pushed", n)
+	}
+}
+
+func TestSeveralServicesOneName(t *testing.T) {
+	t.Parallel()
+	root := fleet(t, map[string]string{"other/api/main.go": fleetMain}, "api")
+	o := buildOptions(filepath.Join(root, "cmd", "api"))
+	o.Paths = append(o.Paths, filepath.Join(root, "other", "api"))
+	o.Build.Repo = "registry.example/fleet"
+	_, err := o.build(context.Background())
+	checkOneLine(t, err, "example.com/fleet/cmd/api and example.com/fleet/other/api would both be registry.example/fleet/api: give one another name")
+}
+
+func TestBuildSeveralIntoLayouts(t *testing.T) {
+	t.Parallel()
+	root := fleet(t, nil, "api", "worker")
+	o := buildOptions(filepath.Join(root, "cmd", "api"))
+	o.Paths = []string{filepath.Join(root, "cmd") + "/..."}
+	o.OCILayout = filepath.Join(t.TempDir(), "out")
+	if _, err := o.build(context.Background()); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	for _, n := range []string{"api", "worker"} {
+		p, err := layout.FromPath(filepath.Join(o.OCILayout, n))
+		if err != nil {
+			t.Fatalf("layout of %s: %v", n, err)
+		}
+		idx, err := p.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil || len(m.Manifests) != 1 {
+			t.Fatalf("layout of %s holds %v (%v), want one image", n, m, err)
+		}
+	}
+}
+
+// pipelinePublish runs the publish o describes, with every service's result.
+func pipelinePublish(o testOptions) ([]pipeline.Result, error) {
+	return pipeline.Publish(context.Background(), o.PublishOptions, o.env)
+}
