@@ -189,20 +189,26 @@ func (o PublishOptions) open(ctx, gctx context.Context, pl *build.Planned, src s
 }
 
 // pushAll delivers each image to its local outputs and pushes it and its
-// records to its repository, a few at a time; no tag is written.
+// records to its repository; no tag is written. The first goes alone, so
+// that the others mount the layers they share with it (the base's) rather
+// than upload them again; the rest go a few at a time.
 func pushAll(ctx context.Context, targets []*target, built []build.Result, outs []push.Multi, results []Result, env build.Env) error {
+	one := func(ctx context.Context, i int) error {
+		to := &push.Registry{Session: targets[i].session}
+		if err := append(outs[i], to).Deliver(ctx, built[i], env.Log); err != nil {
+			return err
+		}
+		var err error
+		results[i], err = describe(built[i], targets[i].repo, to.Stats)
+		return err
+	}
+	if err := one(ctx, 0); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for i, t := range targets {
-		g.Go(func() error {
-			to := &push.Registry{Session: t.session}
-			if err := append(outs[i], to).Deliver(gctx, built[i], env.Log); err != nil {
-				return err
-			}
-			var err error
-			results[i], err = describe(built[i], t.repo, to.Stats)
-			return err
-		})
+	for i := 1; i < len(targets); i++ {
+		g.Go(func() error { return one(gctx, i) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
