@@ -266,6 +266,24 @@ func TestServeMalformedRequest(t *testing.T) {
 	}
 }
 
+func TestServeBrokenBody(t *testing.T) {
+	c := startServe(t, Store{Dir: t.TempDir()})
+	out := sha256.Sum256([]byte("body"))
+	line, err := json.Marshal(request{ID: 1, Command: cmdPut, ActionID: actionID("a"), OutputID: out[:], BodySize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.in.Write(append(line, "\n\"not base64!\"\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.recv(); r.ID != 1 || r.Err == "" {
+		t.Fatalf("put of a broken body answered %+v", r)
+	}
+	if err := <-c.done; err == nil {
+		t.Fatalf("Serve went on after a broken body")
+	}
+}
+
 // filesUnder lists the regular files under dir.
 func filesUnder(t *testing.T, dir string) []string {
 	t.Helper()

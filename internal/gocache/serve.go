@@ -78,8 +78,12 @@ func (sv *server) loop(ctx context.Context, rr *requestReader) error {
 		switch req.Command {
 		case cmdPut:
 			// The body follows the request: it is read here, in order.
-			res := sv.put(rr, req)
+			res, err := sv.put(rr, req)
 			sv.respond(res)
+			if err != nil {
+				sv.wg.Wait()
+				return err
+			}
 		case cmdGet:
 			sv.wg.Add(1)
 			go func() {
@@ -118,31 +122,38 @@ func (sv *server) writeErr() error {
 }
 
 // put reads req's body and keeps it as req's output, refusing a body
-// whose SHA-256 or size is not what req says.
-func (sv *server) put(rr *requestReader, req *request) *response {
+// whose SHA-256 or size is not what req says. The body is read whatever
+// happens, to stay in step with the stream; an error reading it is
+// returned, as the stream cannot be read further.
+func (sv *server) put(rr *requestReader, req *request) (*response, error) {
 	action, output := hex.EncodeToString(req.ActionID), hex.EncodeToString(req.OutputID)
+	read := false
+	var readErr error
 	fill := func(w io.Writer) (int64, error) {
+		read = true
 		if req.BodySize == 0 {
 			return 0, nil
 		}
-		return rr.body(w)
+		n, err := rr.body(w)
+		readErr = err
+		return n, err
 	}
+	var res *response
 	if !isHexID(action) || !isHexID(output) || req.BodySize < 0 {
-		// The body must still be read, to stay in step with the stream.
-		if _, err := fill(io.Discard); err != nil {
-			return &response{ID: req.ID, Err: err.Error()}
+		res = &response{ID: req.ID, Err: fmt.Sprintf("put %d: action and output IDs must be SHA-256 hashes", req.ID)}
+	} else if path, err := sv.d.storeOutputWith(output, req.BodySize, fill); err != nil {
+		res = &response{ID: req.ID, Err: err.Error()}
+	} else {
+		e := entry{action: action, output: output, size: req.BodySize, time: time.Now()}
+		res = &response{ID: req.ID, DiskPath: path}
+		if err := sv.d.record(e, sv.s.Repo != ""); err != nil {
+			res = &response{ID: req.ID, Err: err.Error()}
 		}
-		return &response{ID: req.ID, Err: fmt.Sprintf("put %d: action and output IDs must be SHA-256 hashes", req.ID)}
 	}
-	path, err := sv.d.storeOutputWith(output, req.BodySize, fill)
-	if err != nil {
-		return &response{ID: req.ID, Err: err.Error()}
+	if !read {
+		_, _ = fill(io.Discard)
 	}
-	e := entry{action: action, output: output, size: req.BodySize, time: time.Now()}
-	if err := sv.d.record(e, sv.s.Repo != ""); err != nil {
-		return &response{ID: req.ID, Err: err.Error()}
-	}
-	return &response{ID: req.ID, DiskPath: path}
+	return res, readErr
 }
 
 // get answers from disk, else from Repo, else with a miss.
