@@ -105,11 +105,15 @@ func reportAll(stdout, stderr io.Writer, results []pipeline.Result, asJSON, seve
 		return report(stdout, stderr, results[0], asJSON, false)
 	}
 	var refs []string
+	lines := stdout
+	if asJSON {
+		lines = io.Discard
+	}
 	for i := range results {
 		if results[i].Repository == "" {
 			continue // not pushed: the run failed first
 		}
-		if err := report(stdout, stderr, results[i], false, true); err != nil && !asJSON {
+		if err := report(lines, stderr, results[i], false, true); err != nil {
 			return err
 		}
 		results[i] = forJSON(results[i])
