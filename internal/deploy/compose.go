@@ -44,7 +44,7 @@ func (s *spec) compose() ([]byte, error) {
 	mem, memReq, cpu := s.limits["memory"], s.requests["memory"], s.limits["cpu"]
 	svc := composeService{
 		Image:           s.Image,
-		User:            fmt.Sprintf("%d:%d", s.uid, s.gid),
+		User:            s.user(),
 		ReadOnly:        true,
 		CapDrop:         []string{"ALL"},
 		SecurityOpt:     []string{"no-new-privileges:true"},

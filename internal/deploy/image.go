@@ -72,17 +72,21 @@ func firstImage(desc interface {
 	return nil, fmt.Errorf("the index holds no image")
 }
 
-// user reads the image's numeric uid:gid; the manifests need numbers to
-// prove the container is not root.
+// user reads the image's numeric uid[:gid]; the manifests need numbers to
+// prove the container is not root. gid is -1 when the image names none
+// (a base's bare "65532"): the runtime then takes the user's group.
 func user(u string) (uid, gid int64, err error) {
-	us, gs, ok := strings.Cut(u, ":")
+	us, gs, hasGroup := strings.Cut(u, ":")
 	uid, uerr := strconv.ParseInt(us, 10, 32)
-	gid, gerr := strconv.ParseInt(gs, 10, 32)
+	gid, gerr := int64(-1), error(nil)
+	if hasGroup {
+		gid, gerr = strconv.ParseInt(gs, 10, 32)
+	}
 	switch {
 	case u == "":
 		return 0, 0, fmt.Errorf("the image names no user: build it with --user UID:GID so that it runs as non-root")
-	case !ok || uerr != nil || gerr != nil || uid < 0 || gid < 0:
-		return 0, 0, fmt.Errorf("the image's user %q is not a numeric uid:gid, as builder writes it", u)
+	case uerr != nil || gerr != nil || uid < 0 || hasGroup && gid < 0:
+		return 0, 0, fmt.Errorf("the image's user %q is not a numeric uid[:gid]: build it with --user UID:GID", u)
 	case uid == 0:
 		return 0, 0, fmt.Errorf("the image runs as root (user %q): the manifests run it as non-root", u)
 	}

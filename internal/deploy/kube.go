@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -65,8 +66,8 @@ func (s *spec) pod() corev1.PodSpec {
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:   &yes,
 			RunAsUser:      &s.uid,
-			RunAsGroup:     &s.gid,
-			FSGroup:        &s.gid,
+			RunAsGroup:     s.group(),
+			FSGroup:        s.group(),
 			SeccompProfile: seccomp,
 		},
 		Containers: []corev1.Container{{
@@ -82,7 +83,7 @@ func (s *spec) pod() corev1.PodSpec {
 			SecurityContext: &corev1.SecurityContext{
 				RunAsNonRoot:             &yes,
 				RunAsUser:                &s.uid,
-				RunAsGroup:               &s.gid,
+				RunAsGroup:               s.group(),
 				ReadOnlyRootFilesystem:   &yes,
 				AllowPrivilegeEscalation: &no,
 				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -192,4 +193,20 @@ func prune(v any) {
 			prune(e)
 		}
 	}
+}
+
+// group is the image's gid, or nil when it names none.
+func (s *spec) group() *int64 {
+	if s.gid < 0 {
+		return nil
+	}
+	return &s.gid
+}
+
+// user is the compose user: uid[:gid], as the image names it.
+func (s *spec) user() string {
+	if s.gid < 0 {
+		return strconv.FormatInt(s.uid, 10)
+	}
+	return fmt.Sprintf("%d:%d", s.uid, s.gid)
 }

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -229,5 +230,21 @@ func TestProbesWithoutImageHealthcheck(t *testing.T) {
 	}
 	if p := c.StartupProbe; p != nil && (p.PeriodSeconds != 2 || p.FailureThreshold*p.PeriodSeconds < 60) {
 		t.Errorf("startup probe gives %d×%ds, want every 2 s for at least 60 s", p.FailureThreshold, p.PeriodSeconds)
+	}
+}
+
+// TestBareUID checks an image whose user is a bare uid, as some bases
+// give: it runs as that uid, and no group is made up for it.
+func TestBareUID(t *testing.T) {
+	in := appInput()
+	in.Config.Config.User = "65532"
+	files := generate(t, in)
+	pod := decode(t, files["deployment.yaml"]).(*appsv1.Deployment).Spec.Template.Spec
+	sc, csc := pod.SecurityContext, pod.Containers[0].SecurityContext
+	if *sc.RunAsUser != 65532 || *csc.RunAsUser != 65532 || sc.RunAsGroup != nil || sc.FSGroup != nil || csc.RunAsGroup != nil {
+		t.Errorf("security contexts %+v and %+v: want uid 65532 and no group", sc, csc)
+	}
+	if !strings.Contains(string(files["compose.yaml"]), "user: \"65532\"\n") {
+		t.Errorf("compose.yaml does not run as user 65532:\n%s", files["compose.yaml"])
 	}
 }
