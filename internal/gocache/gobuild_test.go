@@ -169,14 +169,16 @@ func TestGoBuildSharesThroughRepo(t *testing.T) {
 
 	s1 := Store{Dir: localDir(t), Repo: repo}
 	b1 := goBuild(t, dir, s1)
+	start := time.Now()
 	stats, err := Store{Dir: s1.Dir, Repo: repo, Registry: registry.Client{Keychain: registrytest.Anonymous}}.Upload(context.Background())
 	if err != nil {
 		t.Fatalf("Upload: %v", err)
 	}
+	took := time.Since(start)
 	s2 := Store{Dir: localDir(t), Repo: repo}
 	b2 := goBuild(t, dir, s2)
 
-	t.Logf("runner 1: %d packages compiled in %v; uploaded %d entries, %.1f MB", len(b1.compiled), b1.took.Round(time.Millisecond), stats.Entries, float64(stats.Bytes)/1e6)
+	t.Logf("runner 1: %d packages compiled in %v; uploaded %d entries, %.1f MB, in %v", len(b1.compiled), b1.took.Round(time.Millisecond), stats.Entries, float64(stats.Bytes)/1e6, took.Round(time.Millisecond))
 	t.Logf("runner 2: %d packages compiled in %v: %q", len(b2.compiled), b2.took.Round(time.Millisecond), b2.compiled)
 	if len(b1.compiled) < 20 || len(b2.compiled) > len(b1.compiled)/10 {
 		t.Errorf("runner 2 compiled %d packages, runner 1 %d: want far fewer", len(b2.compiled), len(b1.compiled))

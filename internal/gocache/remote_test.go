@@ -52,7 +52,7 @@ func seed(t *testing.T, r *registrytest.Registry, bodies map[string][]byte) {
 func TestRemoteRoundTrip(t *testing.T) {
 	r := registrytest.New(t, registrytest.Config{})
 	body := []byte("shared output")
-	seed(t, r, map[string][]byte{"a": body})
+	seed(t, r, map[string][]byte{"a": body, "same output": body})
 
 	// The entry's manifest is the documented format.
 	repo, err := name.NewRepository(r.Direct + "/cache/go")
@@ -85,7 +85,12 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if reqs := r.Requests(); len(reqs) != 0 {
 		t.Errorf("a second get went to the registry: %+v", reqs)
 	}
-	if err := c.close(3); err != nil {
+	// Another action of the same output costs its manifest alone.
+	checkHit(t, c.get(3, actionID("same output")), body)
+	if m, b := r.Count(registrytest.KindManifestRead), r.Count(registrytest.KindBlobRead); m != 1 || b != 0 {
+		t.Errorf("a remote get of a local output made %d manifest and %d blob requests, want 1 and 0", m, b)
+	}
+	if err := c.close(4); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	// What came from Repo is not uploaded again.
