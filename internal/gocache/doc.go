@@ -19,8 +19,11 @@
 // and is checked on read against the action asked for. A get is one
 // manifest GET and one blob GET. The first failure to reach Repo
 // (connection refused, timeout, 401/403, 5xx) turns it off for the rest of
-// that Serve, leaving a note for TakeNotes: the build goes on with the
-// local cache alone, and never fails because of the registry.
+// that Serve, and for the Serves that start while its note waits (the
+// other go commands of one build), leaving a note for TakeNotes: the build
+// goes on with the local cache alone, and never fails because of the
+// registry. Each request has a deadline of a few seconds and is not
+// retried, so a stalled registry costs one deadline.
 //
 // # Trust
 //

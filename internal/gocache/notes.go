@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // note leaves a line for TakeNotes, in a file of its own.
@@ -19,6 +20,24 @@ func (d disk) note(line string) error {
 	}
 	// The name is taken; the note is written beside it and renamed over it.
 	return writeAtomic(name, []byte(line+"\n"))
+}
+
+// noteFresh is how long a note turns Repo off for the Serves that follow
+// (the go commands of one build), until the caller takes it.
+const noteFresh = 10 * time.Minute
+
+// freshNote reports whether a note younger than noteFresh is waiting.
+func (d disk) freshNote(now time.Time) bool {
+	ents, err := os.ReadDir(filepath.Join(d.dir, notesDir))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "note-") && now.Sub(fi.ModTime()) < noteFresh {
+			return true
+		}
+	}
+	return false
 }
 
 // TakeNotes returns the notes that Serve left under Dir (why Repo was

@@ -219,3 +219,38 @@ func TestRemoteFailureTurnsRepoOff(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoteFailureNoteTurnsLaterServesOff(t *testing.T) {
+	r := registrytest.New(t, registrytest.Config{})
+	seed(t, r, map[string][]byte{"a": []byte("the output")})
+	s := remoteStore(t, r)
+	r.Inject(registrytest.Fault{N: 1, Status: http.StatusServiceUnavailable})
+	c := startServe(t, s)
+	if res := c.get(1, actionID("a")); !res.Miss {
+		t.Fatalf("get answered %+v, want a miss", res)
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// The next go command of the build does not ask Repo.
+	r.Reset()
+	c = startServe(t, s)
+	if res := c.get(1, actionID("a")); !res.Miss {
+		t.Fatalf("get answered %+v, want a miss", res)
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if reqs := r.Requests(); len(reqs) != 0 {
+		t.Errorf("a Serve after a failure asked Repo: %+v", reqs)
+	}
+	if notes := s.TakeNotes(); len(notes) != 1 {
+		t.Fatalf("notes = %q, want one", notes)
+	}
+	// Once the note is taken, Repo is asked again.
+	c = startServe(t, s)
+	checkHit(t, c.get(1, actionID("a")), []byte("the output"))
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}

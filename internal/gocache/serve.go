@@ -30,6 +30,8 @@ type Store struct {
 // closes it. Requests are answered concurrently, each response carrying
 // its request's ID. A put is kept on disk (and marked for Upload when Repo
 // is set); a get is answered from disk, else from Repo while it answers.
+// The first failure of Repo turns it off, for this Serve and for those
+// that start while its note (see TakeNotes) is waiting and recent.
 func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	d, err := openDisk(s.Dir)
 	if err != nil {
@@ -42,6 +44,11 @@ func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		})
 		if err != nil {
 			return err
+		}
+		// A Serve of the same build found Repo failing: it is not asked
+		// again until the caller has taken the note.
+		if d.freshNote(time.Now()) {
+			sv.remote.off.Store(true)
 		}
 	}
 	if err := sv.out.write(&response{KnownCommands: []string{cmdGet, cmdPut, cmdClose}}); err != nil {
