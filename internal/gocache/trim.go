@@ -30,8 +30,9 @@ func (d disk) trimDaily(now time.Time) {
 	d.trim(now)
 }
 
-// trim removes actions and outputs unused since now-trimUnused, and
-// abandoned temporary files.
+// trim removes actions and outputs unused since now-trimUnused, markers
+// and notes as old (no Upload or TakeNotes came), and abandoned temporary
+// files.
 func (d disk) trim(now time.Time) {
 	for _, sub := range []string{actionsDir, outputsDir, pendingDir, notesDir} {
 		_ = filepath.WalkDir(filepath.Join(d.dir, sub), func(p string, de fs.DirEntry, err error) error {
@@ -44,7 +45,7 @@ func (d disk) trim(now time.Time) {
 			}
 			age := now.Sub(fi.ModTime())
 			tmp := strings.HasPrefix(de.Name(), tmpPrefix)
-			if (tmp && age > tmpMaxAge) || (!tmp && (sub == actionsDir || sub == outputsDir) && age > trimUnused) {
+			if (tmp && age > tmpMaxAge) || (!tmp && age > trimUnused) {
 				_ = os.Remove(p)
 			}
 			return nil
