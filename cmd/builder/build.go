@@ -107,6 +107,7 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
 	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")
+	f.StringVar(&o.CacheRepo, "cache-repo", os.Getenv("BUILDER_CACHE_REPO"), "registry repository that shares the Go build cache between runners, e.g. ghcr.io/acme/cache/go (default $BUILDER_CACHE_REPO; see README)")
 }
 
 // environment is what a build takes from the environment it runs in.
@@ -121,6 +122,9 @@ func environment(log io.Writer, client registry.Client) build.Env {
 		BuilderVersion:  builderVersion(),
 		Log:             log,
 		Progress:        &gobuild.Progress{W: log, Live: isTerminal(log)},
+	}
+	if self, err := os.Executable(); err == nil {
+		env.Self = self
 	}
 	if os.Getenv("BUILDER_TRACE") == "1" {
 		env.Trace = &trace.Stopwatch{W: os.Stderr}

@@ -49,10 +49,11 @@ type Env struct {
 	Registry registry.Client
 	// BuilderVersion is builder's own version, for the records.
 	BuilderVersion string
-	// CacheProg, when set, is the GOCACHEPROG the compiler runs with (see
-	// gocache); Progress shows long compiles.
-	CacheProg string
-	Progress  *gobuild.Progress
+	// Progress shows long compiles.
+	Progress *gobuild.Progress
+	// Self is builder's own executable, which serves as the Go build
+	// cache program (see gocache).
+	Self string
 	// Trace, when set, times the phases of the build.
 	Trace *trace.Stopwatch
 	// Log gets notes and progress.
@@ -115,7 +116,7 @@ func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
 // Build compiles and assembles what the plan describes.
 func (pl *Planned) Build(ctx context.Context) (Result, error) {
-	res, err := All(ctx, []*Planned{pl})
+	res, err := All(ctx, []*Planned{pl}, "")
 	if err != nil {
 		return Result{}, err
 	}
@@ -125,7 +126,9 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 // All builds what each plan describes, compiling every binary of
 // every plan first, together (see gobuild.BuildMany: one go build for the
 // packages that share their settings), then assembling the images.
-func All(ctx context.Context, plans []*Planned) ([]Result, error) {
+// cacheProg, when set, is the GOCACHEPROG the compiler runs with (see
+// gocache): it changes how fast binaries are made, never their bytes.
+func All(ctx context.Context, plans []*Planned, cacheProg string) ([]Result, error) {
 	if len(plans) == 0 {
 		return nil, nil
 	}
@@ -143,6 +146,7 @@ func All(ctx context.Context, plans []*Planned) ([]Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			j.opts.CacheProg = cacheProg
 			jobs = append(jobs, j)
 			opts = append(opts, j.opts)
 		}

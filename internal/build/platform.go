@@ -41,7 +41,7 @@ func (pl *Planned) prepare(ctx context.Context, p v1.Platform) (*job, error) {
 	j.opts = gobuild.Options{
 		Dir: pl.kob.Dir, Package: pl.settings.Package, ImportPath: pl.src.ImportPath, Platform: p,
 		Env: pl.env.Environ, BuildEnv: pl.kob.Env, Flags: pl.settings.Flags, Ldflags: pl.settings.Ldflags,
-		Output: bin, CacheProg: pl.env.CacheProg, Progress: pl.env.Progress,
+		Output: bin, Progress: pl.env.Progress,
 	}
 	return j, nil
 }

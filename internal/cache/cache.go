@@ -74,6 +74,10 @@ func (c Cache) Mounts() string { return c.sub("mounts") }
 // binary is compiled to a stable path.
 func (c Cache) Binaries() string { return c.sub("bin") }
 
+// GoBuild holds the Go build cache that a shared cache program keeps
+// (see gocache).
+func (c Cache) GoBuild() string { return c.sub("gocache") }
+
 // keys holds the key records of KeyedLayer.
 func (c Cache) keys() string { return c.sub("keys") }
 

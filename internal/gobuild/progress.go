@@ -95,7 +95,14 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 	case <-time.After(delay):
 	}
 	cmd := exec.CommandContext(ctx, "go", list...)
-	cmd.Dir, cmd.Env = dir, env
+	cmd.Dir = dir
+	// go list needs no build cache; a cache program of its own would
+	// only slow it down beside the build.
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOCACHEPROG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if out, err := cmd.Output(); err == nil {
 		w.mu.Lock()
 		w.total = bytes.Count(out, []byte("\n"))

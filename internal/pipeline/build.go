@@ -37,6 +37,23 @@ type Options struct {
 	// SBOM and Provenance are files to write the records to; "" or None
 	// for none. (Publish also attaches them to the image unless None.)
 	SBOM, Provenance string
+	// CacheRepo, when set, is a registry repository that shares the Go
+	// build cache between runners (see gocache); env.Self serves it.
+	CacheRepo string
+}
+
+// checkCacheRepo checks the --cache-repo name.
+func (o Options) checkCacheRepo(env build.Env) error {
+	if o.CacheRepo == "" {
+		return nil
+	}
+	if env.Self == "" {
+		return fmt.Errorf("--cache-repo: builder cannot find its own executable to serve the Go build cache")
+	}
+	if _, err := env.Registry.Repository(o.CacheRepo); err != nil {
+		return fmt.Errorf("--cache-repo: %w", err)
+	}
+	return nil
 }
 
 // validate checks what needs no file or command, so that bad input fails
@@ -141,6 +158,9 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if err := o.checkCacheRepo(env); err != nil {
+		return nil, err
+	}
 	if o.Load {
 		// No engine, no build.
 		if err := (push.Engine{Host: o.Engine}).Ping(ctx); err != nil {
@@ -157,6 +177,7 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 		return nil, err
 	}
 	defer done()
+	shared := startGoCache(ctx, o.CacheRepo, env)
 	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
 		return nil, err
@@ -164,10 +185,11 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err := o.checkBuilt(plans); err != nil {
 		return nil, err
 	}
-	results, err := build.All(ctx, plans)
+	results, err := build.All(ctx, plans, shared.program(env))
 	if err != nil {
 		return nil, err
 	}
+	defer shared.share(ctx, env)()
 	outs := o.localOutputs(plans)
 	var undo push.Undo
 	for i, res := range results {

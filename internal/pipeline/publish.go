@@ -72,6 +72,9 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	if err != nil {
 		return nil, err
 	}
+	if err := o.checkCacheRepo(env); err != nil {
+		return nil, err
+	}
 	srcs, err := source.ReadAll(ctx, o.Paths, env.KoConfig)
 	if err != nil {
 		return nil, err
@@ -87,6 +90,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		return nil, err
 	}
 	defer done()
+	shared := startGoCache(ctx, o.CacheRepo, env)
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
 	plans, err := o.plan(ctx, srcs, env)
@@ -108,10 +112,12 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		return nil, err
 	}
 	env.Trace.Mark("list tags")
-	built, err := build.All(ctx, plans)
+	built, err := build.All(ctx, plans, shared.program(env))
 	if err != nil {
 		return nil, err
 	}
+	// The new outputs are shared while the images are pushed and tagged.
+	defer shared.share(ctx, env)()
 	for i, t := range targets {
 		if t.cur, err = t.current(); err != nil {
 			return nil, err

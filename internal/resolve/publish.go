@@ -48,7 +48,7 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env) er
 			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
 		}
 	}
-	built, err := build.All(ctx, plans)
+	built, err := build.All(ctx, plans, "")
 	if err != nil {
 		return err
 	}
