@@ -58,9 +58,14 @@ lint:
 
 # builder against ko (pinned in bench/go.mod) and go build, side by side, on
 # an in-process registry; needs nothing but Go. RUNS=N for more samples.
+# COLD_RUNS=N for the cold scenario (a minute a run and tool); ONLY=REGEXP
+# runs only the scenarios whose name matches.
 RUNS ?= 7
+COLD_RUNS ?= 3
+ONLY ?= .
 bench:
-	cd bench && $(GO) run . -runs $(RUNS)
+	cd bench && $(GO) run . -runs $(RUNS) -cold-runs $(COLD_RUNS) -only '$(ONLY)'
+
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/layers
 
 clean:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -30,10 +31,19 @@ type env struct {
 	counter     *uploadCounter
 	srv         *http.Server
 	edits       int
+	// only picks the scenarios to run; coldRuns is how many runs each
+	// cold scenario has.
+	only     *regexp.Regexp
+	coldRuns int
+	// fleet is the module of eight services the scale scenarios build;
+	// goModCache the module cache a fresh runner shares.
+	fleet, goModCache string
+	libEdits          int
 }
 
-func newEnv(ctx context.Context, root, work string) (*env, error) {
-	e := &env{root: root, work: work, builder: filepath.Join(work, "builder"), ko: filepath.Join(work, "ko")}
+func newEnv(ctx context.Context, root, work string, only *regexp.Regexp, coldRuns int) (*env, error) {
+	e := &env{root: root, work: work, builder: filepath.Join(work, "builder"), ko: filepath.Join(work, "ko"),
+		only: only, coldRuns: coldRuns}
 	fmt.Fprintln(os.Stderr, "bench: building builder and ko "+koVersion+"…")
 	if err := e.cmd(ctx, root, nil, "go", "build", "-o", e.builder, "./cmd/builder"); err != nil {
 		return nil, err
@@ -46,6 +56,14 @@ func newEnv(ctx context.Context, root, work string) (*env, error) {
 		return nil, err
 	}
 	if err := e.pushBase(); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOMODCACHE: %w", err)
+	}
+	e.goModCache = strings.TrimSpace(string(out))
+	if err := e.writeFleet(); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -13,21 +13,29 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 )
 
 func main() {
 	runs := flag.Int("runs", 5, "measured runs per scenario and tool")
+	coldRuns := flag.Int("cold-runs", 3, "measured runs of the cold scenario (each a minute or so per tool)")
+	only := flag.String("only", ".", "run only the scenarios whose name matches this regular expression")
 	flag.Parse()
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -only: %v\n", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs); err != nil {
+	if err := run(ctx, *runs, re, *coldRuns); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, runs int) error {
+func run(ctx context.Context, runs int, only *regexp.Regexp, coldRuns int) error {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return err
@@ -37,7 +45,7 @@ func run(ctx context.Context, runs int) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	e, err := newEnv(ctx, root, work)
+	e, err := newEnv(ctx, root, work, only, coldRuns)
 	if err != nil {
 		return err
 	}

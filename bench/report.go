@@ -28,21 +28,74 @@ func report(w io.Writer, e *env, res []measured) error {
 	}
 	change, none := "one-line change + publish/", "no-change publish/"
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.20)\n",
-		ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
-	fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
-		secs(med[none+toolBuilder]), uploaded(samplesOf(res, "no-change publish", toolBuilder)), secs(med[none+toolGo]),
-		(med[none+toolBuilder] - med[none+toolGo]).Milliseconds())
-	fmt.Fprintf(w, "- two platforms / one platform after a change (builder): %.2f (goal ≤ 1.50)\n",
-		ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
-	fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
-		ratio(med["tarball after a change/"+toolBuilder], med["tarball after a change/"+toolKo]))
-	fmt.Fprintf(w, "- builder's HTTP healthcheck probe adds %d ms to a change + publish and %d ms to a no-change publish (medians)\n",
-		(med[probeScenario+"/"+toolProbe] - med[probeScenario+"/"+toolBuilder]).Milliseconds(),
-		(med[probeNoChange+"/"+toolProbe] - med[none+toolBuilder]).Milliseconds())
-	fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's): %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
-		maxRSS(res), rssOf(samplesOf(res, bigBinary, toolBuilder)))
+	has := func(keys ...string) bool {
+		for _, k := range keys {
+			if med[k] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if has(change+toolBuilder, change+toolKo, change+toolGo) {
+		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.20)\n",
+			ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
+	}
+	if has(none+toolBuilder, none+toolGo) {
+		fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
+			secs(med[none+toolBuilder]), uploaded(samplesOf(res, "no-change publish", toolBuilder)), secs(med[none+toolGo]),
+			(med[none+toolBuilder] - med[none+toolGo]).Milliseconds())
+	}
+	if has("two platforms after a change/"+toolBuilder, change+toolBuilder) {
+		fmt.Fprintf(w, "- two platforms / one platform after a change (builder): %.2f (goal ≤ 1.50)\n",
+			ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
+	}
+	if has("tarball after a change/"+toolBuilder, "tarball after a change/"+toolKo) {
+		fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
+			ratio(med["tarball after a change/"+toolBuilder], med["tarball after a change/"+toolKo]))
+	}
+	if has(probeScenario+"/"+toolProbe, probeNoChange+"/"+toolProbe, none+toolBuilder) {
+		fmt.Fprintf(w, "- builder's HTTP healthcheck probe adds %d ms to a change + publish and %d ms to a no-change publish (medians)\n",
+			(med[probeScenario+"/"+toolProbe] - med[probeScenario+"/"+toolBuilder]).Milliseconds(),
+			(med[probeNoChange+"/"+toolProbe] - med[none+toolBuilder]).Milliseconds())
+	}
+	cold, shared, fleet := coldScenario+"/", sharedScenario+"/", fleetScenario+"/"
+	if has(cold+toolBuilder, cold+toolKo, cold+toolGo) {
+		fmt.Fprintf(w, "- cold (empty caches, modules downloaded): builder %s, ko %s, go build %s\n",
+			secs(med[cold+toolBuilder]), secs(med[cold+toolKo]), secs(med[cold+toolGo]))
+	}
+	if has(shared+toolFresh, shared+toolWarm) {
+		line := fmt.Sprintf("- fresh runner with the shared Go build cache, one-line change + publish: %s, %.2f × the warm %s (goal ≤ 5)",
+			secs(med[shared+toolFresh]), ratio(med[shared+toolFresh], med[shared+toolWarm]), secs(med[shared+toolWarm]))
+		if has(cold + toolBuilder) {
+			line += fmt.Sprintf("; %.1f × faster than builder cold", ratio(med[cold+toolBuilder], med[shared+toolFresh]))
+		}
+		if has(cold + toolKo) {
+			line += fmt.Sprintf(", %.1f × faster than ko cold", ratio(med[cold+toolKo], med[shared+toolFresh]))
+		}
+		fmt.Fprintln(w, line)
+	}
+	if has(fleet+toolBuilder, fleet+toolGo, fleet+toolKo) {
+		fmt.Fprintf(w, "- eight services after a library change: builder / go build = %.2f (goal ≤ 1.15); builder / ko = %.2f; go build / ko = %.2f; builder's peak RSS %.1f MB, %.1f MB a service (goal ≤ 64 MB)\n",
+			ratio(med[fleet+toolBuilder], med[fleet+toolGo]), ratio(med[fleet+toolBuilder], med[fleet+toolKo]),
+			ratio(med[fleet+toolGo], med[fleet+toolKo]), maxOf(samplesOf(res, fleetScenario, toolBuilder)),
+			maxOf(samplesOf(res, fleetScenario, toolBuilder))/fleetServices)
+	}
+	if m := maxRSS(res); m > 0 {
+		fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's), one service a run: %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
+			m, rssOf(samplesOf(res, bigBinary, toolBuilder)))
+	}
+	if !has(change+toolBuilder, change+toolKo) {
+		return nil
+	}
 	return sizes(w, res)
+}
+
+func maxOf(ss []sample) float64 {
+	var m float64
+	for _, s := range ss {
+		m = max(m, s.rss)
+	}
+	return m
 }
 
 // sizes compares the compressed size of the last image each tool pushed in
@@ -124,11 +177,15 @@ func rssOf(ss []sample) string {
 	return fmt.Sprintf("%.0f MB", m)
 }
 
+// maxRSS is builder's peak RSS over the runs that build one service.
 func maxRSS(res []measured) float64 {
 	var m float64
 	for _, r := range res {
-		for _, s := range r.samples[toolBuilder] {
-			m = max(m, s.rss)
+		if r.scenario == fleetScenario {
+			continue
+		}
+		for _, t := range []string{toolBuilder, toolWarm, toolFresh, toolProbe} {
+			m = max(m, maxOf(r.samples[t]))
 		}
 	}
 	return m

@@ -32,6 +32,12 @@ type scenario struct {
 	name   string
 	change bool // make a one-line change before each run
 	tools  []tool
+	// edit, when set, makes the change instead of the app's one line.
+	edit func() error
+	// runs, when set, overrides the measured runs; cold scenarios need
+	// no warm-up run.
+	runs int
+	cold bool
 }
 
 // measured holds every sample of a scenario, by tool name.
@@ -44,15 +50,29 @@ type measured struct {
 func (e *env) scenarios(ctx context.Context, runs int) ([]measured, error) {
 	var out []measured
 	for _, sc := range e.plan() {
+		if !e.only.MatchString(sc.name) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "bench: %s\n", sc.name)
 		m := measured{scenario: sc.name, samples: map[string][]sample{}}
 		for _, t := range sc.tools {
 			m.order = append(m.order, t.name)
 		}
-		for i := -1; i < runs; i++ { // run -1 warms the caches up
+		n, first := runs, -1 // run -1 warms the caches up
+		if sc.runs > 0 {
+			n = sc.runs
+		}
+		if sc.cold {
+			first = 0
+		}
+		for i := first; i < n; i++ {
 			for _, t := range sc.tools {
 				if sc.change {
-					if err := e.change(); err != nil {
+					edit := e.change
+					if sc.edit != nil {
+						edit = sc.edit
+					}
+					if err := edit(); err != nil {
 						return nil, err
 					}
 				}
@@ -79,7 +99,7 @@ const (
 )
 
 func (e *env) plan() []scenario {
-	return []scenario{
+	return append([]scenario{
 		{name: "one-line change + publish", change: true, tools: []tool{
 			{toolBuilder, e.builderPublish(onePlatform, false)},
 			{toolKo, e.koBuild(onePlatform, "")},
@@ -111,7 +131,7 @@ func (e *env) plan() []scenario {
 		{name: probeNoChange, tools: []tool{
 			{toolProbe, e.builderPublish(onePlatform, true, "--healthcheck", "http:/healthz")},
 		}},
-	}
+	}, e.scalePlan()...)
 }
 
 // The probe scenarios measure what builder's HTTP healthcheck probe adds to
@@ -206,13 +226,19 @@ func (e *env) timed(ctx context.Context, repo, name string, args ...string) (sam
 }
 
 func (e *env) timedEnv(ctx context.Context, extra []string, repo, name string, args ...string) (sample, error) {
+	return e.timedIn(ctx, e.root, extra, repo, name, args...)
+}
+
+// timedIn runs a tool in dir and times it; extra settings override the
+// shared ones (a later duplicate key wins).
+func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, name string, args ...string) (sample, error) {
 	c := exec.CommandContext(ctx, name, args...)
-	c.Dir = e.root
-	c.Env = append(os.Environ(), extra...)
-	c.Env = append(c.Env, "CGO_ENABLED=0", "BUILDER_TRACE=1",
+	c.Dir = dir
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "BUILDER_TRACE=1",
 		"BUILDER_CACHE="+filepath.Join(e.work, "builder-cache"),
 		"KO_DOCKER_REPO="+e.host+"/ko", "KO_DEFAULTBASEIMAGE="+e.base,
 		"KOCACHE="+filepath.Join(e.work, "ko-cache"))
+	c.Env = append(c.Env, extra...)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	e.counter.reset()

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// The scale scenarios: a cold build, a fresh CI runner that shares a Go
+// build cache through the registry, and eight services at once.
+const (
+	coldScenario   = "cold: empty Go build and tool caches, publish"
+	sharedScenario = "fresh runner with the shared cache, one-line change + publish"
+	fleetScenario  = "eight services after a one-line change in their library"
+	toolFresh      = "builder, fresh runner, --cache-repo"
+	toolWarm       = "builder, warm"
+	fleetServices  = 8
+)
+
+func (e *env) scalePlan() []scenario {
+	return []scenario{
+		{name: coldScenario, cold: true, runs: e.coldRuns, tools: []tool{
+			{toolBuilder, e.cold(func(ctx context.Context, fresh string, i int) (sample, error) {
+				return e.timedEnv(ctx, []string{"GOCACHE=" + filepath.Join(fresh, "go-build"), "BUILDER_CACHE=" + filepath.Join(fresh, "builder")},
+					"builder", e.builder, "publish", "./app", "--tag", fmt.Sprintf("v0.40.%d", i), "--repo", e.host+"/builder",
+					"--base", e.base, "--platform", onePlatform, "--allow-dirty")
+			})},
+			{toolKo, e.cold(func(ctx context.Context, fresh string, i int) (sample, error) {
+				return e.timedEnv(ctx, []string{"GOCACHE=" + filepath.Join(fresh, "go-build"), "KOCACHE=" + filepath.Join(fresh, "ko")},
+					"ko", e.ko, "build", "./app", "--bare", "--platform", onePlatform)
+			})},
+			{toolGo, e.cold(func(ctx context.Context, fresh string, i int) (sample, error) {
+				return e.timedEnv(ctx, []string{"GOCACHE=" + filepath.Join(fresh, "go-build")}, "", "go", "build", "-trimpath",
+					"-tags=nomsgpack", "-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(fresh, "app"), "./app")
+			})},
+		}},
+		// The warm-up run fills the shared cache, as the first runner of a
+		// CI system would; each measured run is then a new, empty runner.
+		{name: sharedScenario, change: true, tools: []tool{
+			{toolWarm, e.builderPublish(onePlatform, false)},
+			{toolFresh, e.freshRunner()},
+		}},
+		{name: fleetScenario, change: true, edit: e.changeLib, tools: []tool{
+			{toolBuilder, e.fleetBuilder()},
+			{toolKo, func(ctx context.Context, i int) (sample, error) {
+				return e.timedIn(ctx, e.fleet, nil, "ko", e.ko, "build", "./cmd/...", "--platform", onePlatform)
+			}},
+			{toolGo, func(ctx context.Context, i int) (sample, error) {
+				return e.timedIn(ctx, e.fleet, nil, "", "go", "build", "-trimpath", "-tags=nomsgpack",
+					"-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(e.work, "fleet-bin")+"/", "./cmd/...")
+			}},
+		}},
+	}
+}
+
+// cold runs run with a new, empty directory for the caches it names, and
+// removes it after.
+func (e *env) cold(run func(ctx context.Context, fresh string, i int) (sample, error)) func(context.Context, int) (sample, error) {
+	n := 0
+	return func(ctx context.Context, _ int) (sample, error) {
+		n++
+		fresh, err := os.MkdirTemp(e.work, "cold-")
+		if err != nil {
+			return sample{}, err
+		}
+		defer removeAll(fresh)
+		return run(ctx, fresh, n)
+	}
+}
+
+// freshRunner publishes from an empty home, Go build cache and builder
+// cache, with the module cache already filled (as CI restores it) and the
+// shared Go build cache in the bench registry.
+func (e *env) freshRunner() func(context.Context, int) (sample, error) {
+	version := 0
+	return e.cold(func(ctx context.Context, fresh string, _ int) (sample, error) {
+		version++
+		return e.timedEnv(ctx, []string{"HOME=" + fresh, "GOCACHE=" + filepath.Join(fresh, "go-build"),
+			"BUILDER_CACHE=" + filepath.Join(fresh, "builder"), "GOMODCACHE=" + e.goModCache, "XDG_CONFIG_HOME=", "XDG_CACHE_HOME="},
+			"builder", e.builder, "publish", "./app", "--tag", fmt.Sprintf("v0.41.%d", version), "--repo", e.host+"/builder",
+			"--base", e.base, "--platform", onePlatform, "--allow-dirty", "--cache-repo", e.host+"/cache/go")
+	})
+}
+
+func (e *env) fleetBuilder() func(context.Context, int) (sample, error) {
+	version := 0
+	return func(ctx context.Context, i int) (sample, error) {
+		version++
+		return e.timedIn(ctx, e.fleet, nil, "", e.builder, "publish", "./cmd/...", "--tag", fmt.Sprintf("v0.50.%d", version),
+			"--repo", e.host+"/fleet", "--base", e.base, "--platform", onePlatform, "--allow-dirty")
+	}
+}
+
+// writeFleet writes eight copies of the app, cmd/svc1…cmd/svc8, in a
+// module of their own that requires what the repository's does, each
+// using one library package, lib, and a .ko.yaml with the app's build
+// settings for each.
+func (e *env) writeFleet() error {
+	e.fleet = filepath.Join(e.work, "fleet")
+	mod, err := os.ReadFile(filepath.Join(e.root, "go.mod"))
+	if err != nil {
+		return err
+	}
+	mod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(mod, []byte("module example.com/fleet"))
+	files := map[string][]byte{"go.mod": mod, "lib/lib.go": []byte("package lib\n\n// Name is the fleet's name.\nconst Name = \"fleet\"\n")}
+	if files["go.sum"], err = os.ReadFile(filepath.Join(e.root, "go.sum")); err != nil {
+		return err
+	}
+	app, err := filepath.Glob(filepath.Join(e.root, "app", "*.go"))
+	if err != nil {
+		return err
+	}
+	var ko strings.Builder
+	ko.WriteString("builds:\n")
+	for n := 1; n <= fleetServices; n++ {
+		svc := fmt.Sprintf("svc%d", n)
+		for _, f := range app {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			files["cmd/"+svc+"/"+filepath.Base(f)] = data
+		}
+		files["cmd/"+svc+"/fleet.go"] = []byte("package main\n\nimport \"example.com/fleet/lib\"\n\nvar _ = lib.Name\n")
+		fmt.Fprintf(&ko, `- id: %s
+  main: ./cmd/%s
+  env: [CGO_ENABLED=0]
+  flags: [-trimpath, -tags=nomsgpack]
+  ldflags: [-s -w, -X main.version=bench]
+  builder:
+    ports: ["8080"]
+    env: [PORT=8080, GIN_MODE=release]
+    healthcheck: {command: [healthcheck]}
+`, svc, svc)
+	}
+	files[".ko.yaml"] = []byte(ko.String())
+	for p, data := range files {
+		full := filepath.Join(e.fleet, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changeLib appends a comment line to the fleet's library.
+func (e *env) changeLib() error {
+	e.libEdits++
+	f, err := os.OpenFile(filepath.Join(e.fleet, "lib", "lib.go"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "\n// bench edit %d\n", e.libEdits)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func removeAll(dir string) {
+	// The Go build cache is read-only for its owner's safety: make it
+	// writable first.
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: removing %s: %v\n", dir, err)
+	}
+}
