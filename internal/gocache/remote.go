@@ -128,49 +128,50 @@ func (rc *remoteCache) fail(err error) {
 }
 
 // get fetches action's entry into d: errMiss when Repo has none that is
-// whole, another error when Repo failed (and is now off).
-func (rc *remoteCache) get(ctx context.Context, d disk, action string) (entry, error) {
+// whole, another error when Repo failed (and is now off). It also returns
+// how many bytes of output it downloaded.
+func (rc *remoteCache) get(ctx context.Context, d disk, action string) (entry, int64, error) {
 	if rc.off.Load() {
-		return entry{}, errMiss
+		return entry{}, 0, errMiss
 	}
 	rc.sem <- struct{}{}
 	defer func() { <-rc.sem }()
-	e, err := rc.fetch(ctx, d, action)
+	e, n, err := rc.fetch(ctx, d, action)
 	switch {
 	case err == nil, errors.Is(err, errMiss):
-		return e, err
+		return e, n, err
 	case ctx.Err() != nil:
-		return entry{}, errMiss // the go command went away, not the registry
+		return entry{}, 0, errMiss // the go command went away, not the registry
 	default:
 		rc.fail(err)
-		return entry{}, err
+		return entry{}, 0, err
 	}
 }
 
-func (rc *remoteCache) fetch(ctx context.Context, d disk, action string) (entry, error) {
+func (rc *remoteCache) fetch(ctx context.Context, d disk, action string) (entry, int64, error) {
 	mctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
 	desc, err := rc.puller.Get(mctx, rc.repo.Tag(action))
 	if isNotFound(err) {
-		return entry{}, errMiss
+		return entry{}, 0, errMiss
 	}
 	if err != nil {
-		return entry{}, fmt.Errorf("looking up %s:%s: %w", rc.repo, action, err)
+		return entry{}, 0, fmt.Errorf("looking up %s:%s: %w", rc.repo, action, err)
 	}
 	out, size, ok := parseEntryManifest(desc.Manifest, action)
 	if !ok {
-		return entry{}, errMiss
+		return entry{}, 0, errMiss
 	}
 	e := entry{action: action, output: out, size: size, time: time.Now()}
 	if fi, err := os.Stat(d.outputPath(out)); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
 		// Another action's output, verified when it was written.
-		return e, d.record(e, false)
+		return e, 0, d.record(e, false)
 	}
 	bctx, cancel := context.WithTimeout(ctx, RequestTimeout+time.Duration(size/MinBlobRate)*time.Second)
 	defer cancel()
 	l, err := rc.puller.Layer(bctx, rc.repo.Digest("sha256:"+out))
 	if err != nil {
-		return entry{}, fmt.Errorf("fetching output %s: %w", out, err)
+		return entry{}, 0, fmt.Errorf("fetching output %s: %w", out, err)
 	}
 	_, err = d.storeOutputWith(out, size, func(w io.Writer) (int64, error) {
 		r, err := l.Compressed()
@@ -182,14 +183,14 @@ func (rc *remoteCache) fetch(ctx context.Context, d disk, action string) (entry,
 	})
 	switch {
 	case isNotFound(err), errors.Is(err, ErrMismatch), isDigestMismatch(err):
-		return entry{}, errMiss
+		return entry{}, 0, errMiss
 	case err != nil:
-		return entry{}, fmt.Errorf("fetching output %s: %w", out, err)
+		return entry{}, 0, fmt.Errorf("fetching output %s: %w", out, err)
 	}
 	if err := d.record(e, false); err != nil {
-		return entry{}, err
+		return entry{}, 0, err
 	}
-	return e, nil
+	return e, size, nil
 }
 
 // parseEntryManifest checks that m is an entry of action, and returns its

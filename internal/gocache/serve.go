@@ -20,10 +20,16 @@ type Store struct {
 	// Repo is "" for a local cache only, else REGISTRY/NAME, e.g.
 	// localhost:5000/cache/go.
 	Repo string
-	// Registry reaches Repo, with credentials as for publish. Serve and
-	// Check use its Keychain and Insecure over a transport of their own
-	// that fails fast; Upload uses it as it is.
+	// Registry reaches Repo, with credentials as for publish. Serve,
+	// Check and Prefetch use its Keychain and Insecure over a transport of
+	// their own that fails fast; Upload uses it as it is.
 	Registry registry.Client
+	// Index names the kind of build (say, a hash of the main packages,
+	// the platform and the Go version), any string: Upload publishes, under
+	// a tag derived from it, the actions the Serves since the last Upload
+	// used, and Prefetch fetches them. "" publishes and prefetches nothing.
+	// Only Upload and Prefetch read it.
+	Index string
 }
 
 // Serve speaks the GOCACHEPROG protocol on r and w until the go command
@@ -39,6 +45,7 @@ func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	sv := &server{s: s, d: d, out: newResponseWriter(w)}
 	if s.Repo != "" {
+		sv.used = &usedLog{seen: map[string]bool{}}
 		sv.remote, err = newRemoteCache(s, func(err error) {
 			_ = d.note(fmt.Sprintf("the Go build cache at %s is off for this build: %v", s.Repo, err))
 		})
@@ -54,7 +61,9 @@ func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err := sv.out.write(&response{KnownCommands: []string{cmdGet, cmdPut, cmdClose}}); err != nil {
 		return err
 	}
-	return sv.loop(ctx, newRequestReader(r))
+	err = sv.loop(ctx, newRequestReader(r))
+	sv.used.save(d)
+	return err
 }
 
 // server is the state of one Serve.
@@ -64,6 +73,7 @@ type server struct {
 	remote *remoteCache // nil when local only
 	out    *responseWriter
 	wg     sync.WaitGroup
+	used   *usedLog // nil when local only
 
 	mu   sync.Mutex
 	werr error // the first failure to write a response
@@ -155,6 +165,8 @@ func (sv *server) put(rr *requestReader, req *request) (*response, error) {
 		res = &response{ID: req.ID, DiskPath: path}
 		if err := sv.d.record(e, sv.s.Repo != ""); err != nil {
 			res = &response{ID: req.ID, Err: err.Error()}
+		} else {
+			sv.used.add(action)
 		}
 	}
 	if !read {
@@ -169,13 +181,14 @@ func (sv *server) get(ctx context.Context, req *request) *response {
 	if !isHexID(action) {
 		return &response{ID: req.ID, Miss: true}
 	}
+	sv.used.add(action)
 	e, ok := sv.d.lookup(action)
 	if ok {
 		sv.d.touch(e)
 	}
 	if !ok && sv.remote != nil {
 		var err error
-		e, err = sv.remote.get(ctx, sv.d, action)
+		e, _, err = sv.remote.get(ctx, sv.d, action)
 		ok = err == nil
 	}
 	if !ok {

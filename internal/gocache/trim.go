@@ -30,11 +30,11 @@ func (d disk) trimDaily(now time.Time) {
 	d.trim(now)
 }
 
-// trim removes actions and outputs unused since now-trimUnused, markers
-// and notes as old (no Upload or TakeNotes came), and abandoned temporary
-// files.
+// trim removes actions and outputs unused since now-trimUnused, markers,
+// notes and lists of used actions as old (no Upload or TakeNotes came),
+// and abandoned temporary files.
 func (d disk) trim(now time.Time) {
-	for _, sub := range []string{actionsDir, outputsDir, pendingDir, notesDir} {
+	for _, sub := range []string{actionsDir, outputsDir, pendingDir, notesDir, usedDir} {
 		_ = filepath.WalkDir(filepath.Join(d.dir, sub), func(p string, de fs.DirEntry, err error) error {
 			if err != nil || de.IsDir() {
 				return nil

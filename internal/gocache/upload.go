@@ -24,6 +24,9 @@ type UploadStats struct {
 	// Entries counts the entries put in Repo, Bytes their outputs' sizes.
 	Entries int
 	Bytes   int64
+	// Indexed counts the actions of the index put in Repo (see
+	// Store.Index); 0 when none was.
+	Indexed int
 }
 
 // uploadJobs is how many entries an Upload sends at once.
@@ -34,6 +37,13 @@ const uploadJobs = 4
 // marker once its entry is in Repo. Two processes may upload from one Dir
 // at once: both may push an entry, which is harmless, and a marker is
 // removed only while it still names what was pushed.
+//
+// Then, when Index is set, it puts in Repo the index that Prefetch reads:
+// the actions the Serves since the last Upload were asked for, in the
+// order they first were, that have an entry in Repo (those still pending
+// are left out). The Serves' lists are removed once it is put, or at
+// once without Index; when pushing an entry fails no index is put, and
+// the lists wait for the next Upload.
 func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 	if s.Repo == "" {
 		return UploadStats{}, nil
@@ -46,6 +56,7 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 	if err != nil {
 		return UploadStats{}, fmt.Errorf("reading the cache repository: %w", err)
 	}
+	used, usedFiles := d.readUsed()
 	markers, err := os.ReadDir(filepath.Join(d.dir, pendingDir))
 	if err != nil {
 		return UploadStats{}, fmt.Errorf("listing pending entries: %w", err)
@@ -56,7 +67,18 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 			todo = append(todo, m.Name())
 		}
 	}
-	if len(todo) == 0 {
+	var indexed []string
+	if s.Index != "" {
+		// What the go command asked for; pending entries are told apart
+		// once pushed.
+		for _, a := range used {
+			if _, ok := d.lookup(a); ok {
+				indexed = append(indexed, a)
+			}
+		}
+	}
+	if len(todo) == 0 && len(indexed) == 0 {
+		removeAll(usedFiles)
 		return UploadStats{}, nil
 	}
 	pusher, err := remote.NewPusher(s.Registry.Options()...)
@@ -80,7 +102,18 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 		})
 	}
 	err = g.Wait()
-	return UploadStats{Entries: int(entries.Load()), Bytes: size.Load()}, err
+	st := UploadStats{Entries: int(entries.Load()), Bytes: size.Load()}
+	if err != nil {
+		return st, err
+	}
+	if indexed = d.inRepo(indexed); len(indexed) > 0 {
+		if err := pushIndex(ctx, pusher, repo, s.Index, indexed); err != nil {
+			return st, err
+		}
+		st.Indexed = len(indexed)
+	}
+	removeAll(usedFiles)
+	return st, nil
 }
 
 // uploadOne pushes the entry that action's marker names, and returns its
