@@ -183,6 +183,10 @@ func bodyLimit(req *http.Request) *atomic.Int64 {
 		req = req.Response.Request
 	}
 	switch {
+	case req.Method == http.MethodHead:
+		// No body: the length a HEAD announces is the blob's or the
+		// manifest's, which is not read.
+		return nil
 	case req.Method == http.MethodGet && blobPath.MatchString(req.URL.Path):
 		return nil
 	case tagListPath.MatchString(req.URL.Path):

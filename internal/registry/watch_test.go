@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/buildercli/builder/internal/registrytest"
 )
@@ -213,5 +216,34 @@ func TestCorruptManifestIsRefused(t *testing.T) {
 	_, err := c.Get(context.Background(), repoOn(t, reg.Host).Digest(d.String()))
 	if err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("Get of a corrupt manifest = %v, want a digest mismatch", err)
+	}
+}
+
+// A HEAD announces the length of what it does not send: a blob larger than
+// any bound is found in place (as a push checks), not refused.
+func TestHeadOfLargeBlob(t *testing.T) {
+	l, err := random.Layer(MaxManifestBytes+1<<20, types.OCILayer)
+	if err != nil {
+		t.Fatalf("random.Layer: %v", err)
+	}
+	img, err := mutate.AppendLayers(ociImage(t, 0), l)
+	if err != nil {
+		t.Fatalf("AppendLayers: %v", err)
+	}
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.Push(t, "app:v1", img)
+	d, err := l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: NewTransport(nil, nil)}
+	// Direct: the registry's own answer, with the blob's length.
+	resp, err := c.Head("http://" + reg.Direct + "/v2/app/blobs/" + d.String())
+	if err != nil {
+		t.Fatalf("HEAD of a %d-byte blob: %v", MaxManifestBytes+1<<20, err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength <= MaxManifestBytes {
+		t.Errorf("HEAD: %s, length %d; want 200 and the blob's length", resp.Status, resp.ContentLength)
 	}
 }
