@@ -110,7 +110,7 @@ func (e *env) writeFleet() error {
 		return err
 	}
 	mod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(mod, []byte("module example.com/fleet"))
-	files := map[string][]byte{"go.mod": mod, "lib/lib.go": []byte("package lib\n\n// Name is the fleet's name.\nconst Name = \"fleet\"\n")}
+	files := map[string][]byte{"go.mod": mod, "lib/lib.go": libSource(0)}
 	if files["go.sum"], err = os.ReadFile(filepath.Join(e.root, "go.sum")); err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (e *env) writeFleet() error {
 			}
 			files["cmd/"+svc+"/"+filepath.Base(f)] = data
 		}
-		files["cmd/"+svc+"/fleet.go"] = []byte("package main\n\nimport \"example.com/fleet/lib\"\n\nvar _ = lib.Name\n")
+		files["cmd/"+svc+"/fleet.go"] = []byte("package main\n\nimport \"example.com/fleet/lib\"\n\nvar edit = lib.Edit\n\nfunc init() { _ = edit() }\n")
 		fmt.Fprintf(&ko, `- id: %s
   main: ./cmd/%s
   env: [CGO_ENABLED=0]
@@ -157,18 +157,16 @@ func (e *env) writeFleet() error {
 	return nil
 }
 
-// changeLib appends a comment line to the fleet's library.
+// libSource is the fleet's library after n edits.
+func libSource(n int) []byte {
+	return fmt.Appendf(nil, "package lib\n\n// Edit is what the bench changes, one line a run.\nfunc Edit() int { return %d }\n", n)
+}
+
+// changeLib changes one line of the fleet's library: a function's body,
+// which every service links.
 func (e *env) changeLib() error {
 	e.libEdits++
-	f, err := os.OpenFile(filepath.Join(e.fleet, "lib", "lib.go"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "\n// bench edit %d\n", e.libEdits)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return os.WriteFile(filepath.Join(e.fleet, "lib", "lib.go"), libSource(e.libEdits), 0o644)
 }
 
 func removeAll(dir string) {

@@ -258,6 +258,21 @@ func upToDate(bin, fp string) bool {
 	return err == nil && string(data) == want
 }
 
+// intact reports whether the binary at bin is what the stamp beside it
+// recorded, whatever it was built from.
+func intact(bin string) bool {
+	data, err := os.ReadFile(bin + ".fingerprint")
+	if err != nil {
+		return false
+	}
+	fp, _, ok := strings.Cut(string(data), " ")
+	if !ok {
+		return false
+	}
+	want, err := record(bin, fp)
+	return err == nil && string(data) == want
+}
+
 // record is what the stamp beside a binary built from fingerprint fp
 // says: fp, the binary's build ID, and the SHA-256 of its content.
 func record(bin, fp string) (string, error) {

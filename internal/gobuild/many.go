@@ -32,13 +32,14 @@ func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, e
 				fresh[i] = true
 				continue
 			}
-			// Whatever is there is not to be trusted, nor reused by go
-			// build (which keeps an output whose build ID looks current,
-			// whatever else changed).
-			_ = os.Remove(opts.Output + ".fingerprint")
-			if _, err := BuildID(opts.Output); fps[i] != "" || err != nil {
+			// go build keeps an output whose build ID looks current,
+			// whatever else changed: only a binary that is still, byte for
+			// byte, what its stamp recorded is left for it to reuse
+			// (relinking nothing when only a comment changed).
+			if !intact(opts.Output) {
 				_ = os.Remove(opts.Output)
 			}
+			_ = os.Remove(opts.Output + ".fingerprint")
 		}
 		stale = append(stale, i)
 	}
@@ -166,6 +167,10 @@ func buildTogether(ctx context.Context, opts []Options) error {
 	}
 	args = append(args, "-o", tmp+string(filepath.Separator))
 	args = append(args, pkgs...)
+	for _, o := range opts {
+		// What BuildMany left in place, go build may find current.
+		_ = os.Link(o.Output, filepath.Join(tmp, execName(o.ImportPath)))
+	}
 	what := fmt.Sprintf("%d services", len(opts))
 	if err := run(ctx, first.Dir, env, args, pkgs, what, first.Progress); err != nil {
 		var ce *CompileError

@@ -199,3 +199,71 @@ func TestProgressCountsPackagesCompiled(t *testing.T) {
 	}
 	t.Logf("compiled %d of %d packages", done, total)
 }
+
+// TestBuildManyReusesIntactBinaries checks that a change that leaves the
+// binaries as they were (a comment) relinks nothing: go build finds the
+// binaries builder left in place current. A binary that is not what its
+// stamp recorded is never left for go build to keep.
+func TestBuildManyReusesIntactBinaries(t *testing.T) {
+	names := []string{"api", "worker"}
+	dir := services(t, names...)
+	ctx := context.Background()
+	all := fleetOptions(t, dir, t.TempDir(), names...)
+	if _, err := gobuild.BuildMany(ctx, all, true); err != nil {
+		t.Fatalf("BuildMany: %v", err)
+	}
+	before := make([]os.FileInfo, len(all))
+	for i, o := range all {
+		var err error
+		if before[i], err = os.Stat(o.Output); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib := filepath.Join(dir, "lib", "lib.go")
+	appendLine := func(line string) {
+		t.Helper()
+		f, err := os.OpenFile(lib, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(line); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLine("\n// a comment\n")
+	fresh, err := gobuild.BuildMany(ctx, all, true)
+	if err != nil {
+		t.Fatalf("BuildMany after a comment: %v", err)
+	}
+	for i, o := range all {
+		after, err := os.Stat(o.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A relinked binary is a new file.
+		if fresh[i] || !os.SameFile(before[i], after) {
+			t.Errorf("%s after a comment: fresh %v, same file %v: want go build run, and the binary kept", names[i], fresh[i], os.SameFile(before[i], after))
+		}
+	}
+
+	// Tamper with one binary, keeping its build ID: it is built again.
+	want, err := os.ReadFile(all[0].Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(want)
+	bad[len(bad)/2] ^= 0xff
+	if err := os.WriteFile(all[0].Output, bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendLine("\n// another comment\n")
+	if _, err := gobuild.BuildMany(ctx, all, true); err != nil {
+		t.Fatalf("BuildMany after tampering: %v", err)
+	}
+	if got, _ := os.ReadFile(all[0].Output); !bytes.Equal(got, want) {
+		t.Errorf("a tampered binary was kept by go build")
+	}
+}
