@@ -25,6 +25,22 @@
 // registry. Each request has a deadline of a few seconds and is not
 // retried, so a stalled registry costs one deadline.
 //
+// # Prefetch
+//
+// A Serve with Repo set lists, in used/, the actions the go command asked
+// for, in the order it first did. Upload, when Store.Index names the kind
+// of build, merges these lists and puts them in Repo as an index: tag
+// IndexTag(Index), an OCI image manifest of artifactType
+// IndexArtifactType with the empty config and one layer of media type
+// IndexMediaType (the action IDs in hex, one a line, gzipped), the
+// annotation IndexAnnotation holding the SHA-256 of Index; only actions
+// whose entries are in Repo are listed, and no index is put when pushing
+// an entry failed. Prefetch, on a runner whose Dir lacks them, fetches the
+// index's entries many at a time, in its order, so that the go command,
+// which asks for an entry only when its action is ready to run, finds
+// most on disk; it can run beside the build's Serves. A missing or
+// corrupt index fetches nothing; each entry is verified as a get's.
+//
 // # Trust
 //
 // Whoever can push to the cache repository can influence builds: they can

@@ -14,6 +14,8 @@ import (
 
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/registrytest"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestMain doubles as builder's hidden subcommand: the go command of the
@@ -190,5 +192,120 @@ func TestGoBuildSharesThroughRepo(t *testing.T) {
 		if notes := s.TakeNotes(); len(notes) != 0 {
 			t.Errorf("notes: %q", notes)
 		}
+	}
+}
+
+// TestGoBuildPrefetch: runner 1 builds and uploads with Index set; runner
+// 2, on empty local caches, builds without Prefetch, after it, and while
+// it runs (as the pipeline does), each time compiling nothing and linking
+// the same binary. Then, with the entries' tags rotated (every entry of
+// another action, the index whole), a Prefetch fetches nothing wrong and
+// the build compiles what it must.
+func TestGoBuildPrefetch(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	r := registrytest.New(t, registrytest.Config{})
+	dir := writeModule(t, webModule)
+	repo := r.Host + "/cache/go"
+	store := func() Store {
+		return Store{Dir: localDir(t), Repo: repo, Registry: registry.Client{Keychain: registrytest.Anonymous}, Index: "web linux/amd64"}
+	}
+	ctx := context.Background()
+
+	s1 := store()
+	b1 := goBuild(t, dir, s1)
+	up, err := s1.Upload(ctx)
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	t.Logf("runner 1: %d packages compiled in %v; uploaded %d entries, %.1f MB; index of %d actions", len(b1.compiled), b1.took.Round(time.Millisecond), up.Entries, float64(up.Bytes)/1e6, up.Indexed)
+	if up.Indexed < up.Entries/2 {
+		t.Errorf("Upload indexed %d actions of %d entries", up.Indexed, up.Entries)
+	}
+	check := func(who string, b build, s Store) {
+		t.Helper()
+		if len(b.compiled) != 0 || !bytes.Equal(b.binary, b1.binary) {
+			t.Errorf("%s compiled %q; same binary: %v", who, b.compiled, bytes.Equal(b.binary, b1.binary))
+		}
+		if notes := s.TakeNotes(); len(notes) != 0 {
+			t.Errorf("%s: notes %q", who, notes)
+		}
+	}
+
+	s2 := store()
+	b2 := goBuild(t, dir, s2)
+	check("runner 2 without Prefetch", b2, s2)
+
+	s3 := store()
+	pf, err := s3.Prefetch(ctx)
+	if err != nil {
+		t.Fatalf("Prefetch: %v", err)
+	}
+	b3 := goBuild(t, dir, s3)
+	check("runner 2 after Prefetch", b3, s3)
+	if pf.Entries < up.Indexed*9/10 {
+		t.Errorf("Prefetch fetched %d entries of an index of %d", pf.Entries, up.Indexed)
+	}
+
+	s4 := store()
+	var pf4 PrefetchStats
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		var err error
+		pf4, err = s4.Prefetch(ctx)
+		done <- err
+	}()
+	b4 := goBuild(t, dir, s4)
+	if err := <-done; err != nil {
+		t.Fatalf("Prefetch: %v", err)
+	}
+	both := time.Since(start)
+	check("runner 2 building while Prefetch runs", b4, s4)
+
+	t.Logf("runner 2, go build without Prefetch: %v", b2.took.Round(time.Millisecond))
+	t.Logf("runner 2, Prefetch (%d entries, %.1f MB) in %v, then go build in %v: %v in all", pf.Entries, float64(pf.Bytes)/1e6, pf.Took.Round(time.Millisecond), b3.took.Round(time.Millisecond), (pf.Took + b3.took).Round(time.Millisecond))
+	t.Logf("runner 2, go build in %v while Prefetch (%d entries, %.1f MB) ran in %v: %v in all", b4.took.Round(time.Millisecond), pf4.Entries, float64(pf4.Bytes)/1e6, pf4.Took.Round(time.Millisecond), both.Round(time.Millisecond))
+
+	// Every entry's tag on another action's manifest: Prefetch and the
+	// build's gets find only entries of other actions, and skip them.
+	repoName, err := name.NewRepository(r.Direct + "/cache/go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := remote.List(repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entryTags []string
+	for _, tag := range tags {
+		if isHexID(tag) {
+			entryTags = append(entryTags, tag)
+		}
+	}
+	var descs []*remote.Descriptor
+	for _, tag := range entryTags {
+		d, err := remote.Get(repoName.Tag(tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		descs = append(descs, d)
+	}
+	for i, tag := range entryTags {
+		if err := remote.Put(repoName.Tag(tag), descs[(i+1)%len(descs)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s5 := store()
+	pf5, err := s5.Prefetch(ctx)
+	if err != nil || pf5.Entries != 0 {
+		t.Errorf("Prefetch of rotated entries = %+v, %v; want nothing", pf5, err)
+	}
+	b5 := goBuild(t, dir, s5)
+	if len(b5.compiled) != len(b1.compiled) || !bytes.Equal(b5.binary, b1.binary) {
+		t.Errorf("with rotated entries, compiled %d packages (want %d); same binary: %v", len(b5.compiled), len(b1.compiled), bytes.Equal(b5.binary, b1.binary))
+	}
+	if notes := s5.TakeNotes(); len(notes) != 0 {
+		t.Errorf("notes: %q", notes)
 	}
 }

@@ -52,10 +52,10 @@ var (
 	maxIndexBlob int64 = 32 << 20
 )
 
-const (
-	usedDir      = "used" // used/TIME-RANDOM: the actions a Serve used, for Upload
-	prefetchJobs = 16     // how many entries a Prefetch fetches at once
-)
+const usedDir = "used" // used/TIME-RANDOM: the actions a Serve used, for Upload
+
+// prefetchJobs is how many entries a Prefetch fetches at once.
+var prefetchJobs = 16
 
 // indexKey is the SHA-256 of key in hex.
 func indexKey(key string) string {

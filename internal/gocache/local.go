@@ -126,10 +126,7 @@ func (d disk) touchFiles(paths ...string) {
 // when they differ. It returns the output's path.
 func (d disk) storeOutputWith(out string, size int64, fill func(io.Writer) (int64, error)) (string, error) {
 	path := d.outputPath(out)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", fmt.Errorf("storing output %s: %w", out, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+"*")
+	f, err := createTemp(filepath.Dir(path))
 	if err != nil {
 		return "", fmt.Errorf("storing output %s: %w", out, err)
 	}
@@ -178,10 +175,7 @@ func (d disk) record(e entry, pending bool) error {
 
 // writeAtomic writes data to a temporary file beside path, renamed over it.
 func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+"*")
+	f, err := createTemp(filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -204,6 +198,19 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// createTemp creates a temporary file in dir, creating dir when it is
+// missing: most often it is there, and a Mkdir costs as much as a create.
+func createTemp(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if isNotExist(err) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err = os.CreateTemp(dir, tmpPrefix+"*")
+	}
+	return f, err
 }
 
 // isNotExist reports whether err says a file is not there.
