@@ -12,11 +12,12 @@ import (
 )
 
 // Progress shows what the compiler does while a build runs long: the
-// packages compiled so far (go build -v names each as it is compiled) of
-// those the build needs (go list -deps, asked once the build has run for
-// Delay). On a terminal (Live) one line is redrawn, naming every build
-// running at once; elsewhere a plain line is written every Every. A build
-// shorter than Delay shows nothing.
+// packages compiled so far (go build -v names each as it is compiled). On a
+// terminal (Live) one line is redrawn, naming every build running at once,
+// with the packages the build needs (go list -deps, asked once the build
+// has run for Delay); elsewhere, as in CI, a plain line is written every
+// Every, without the total, which would cost the compiler a core for a
+// moment. A build shorter than Delay shows nothing.
 type Progress struct {
 	W    io.Writer
 	Live bool
@@ -94,19 +95,8 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 		return
 	case <-time.After(delay):
 	}
-	cmd := exec.CommandContext(ctx, "go", list...)
-	cmd.Dir = dir
-	// go list needs no build cache; a cache program of its own would
-	// only slow it down beside the build.
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GOCACHEPROG=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if out, err := cmd.Output(); err == nil {
-		w.mu.Lock()
-		w.total = bytes.Count(out, []byte("\n"))
-		w.mu.Unlock()
+	if w.p.Live {
+		w.countTotal(ctx, dir, env, list)
 	}
 	w.p.add(w)
 	tick := every
@@ -122,6 +112,26 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// countTotal asks go list how many packages the build needs. It costs
+// the compiler a core for a moment, so only a terminal, where someone
+// watches, gets it.
+func (w *watcher) countTotal(ctx context.Context, dir string, env, list []string) {
+	cmd := exec.CommandContext(ctx, "go", list...)
+	cmd.Dir = dir
+	// go list needs no build cache; a cache program of its own would
+	// only slow it down beside the build.
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOCACHEPROG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if out, err := cmd.Output(); err == nil {
+		w.mu.Lock()
+		w.total = bytes.Count(out, []byte("\n"))
+		w.mu.Unlock()
 	}
 }
 
