@@ -263,3 +263,18 @@ func TestUploadFailureKeepsUsed(t *testing.T) {
 		t.Errorf("a local-only Serve wrote a used list: %v", err)
 	}
 }
+
+func TestPrefetchCanceled(t *testing.T) {
+	r := registrytest.New(t, registrytest.Config{})
+	indexedSeed(t, r, "a", "b")
+	s := remoteStore(t, r)
+	s.Index = indexKeyForTests
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if st, err := s.Prefetch(ctx); err != nil || st.Entries != 0 {
+		t.Errorf("Prefetch canceled = %+v, %v", st, err)
+	}
+	if notes := s.TakeNotes(); len(notes) != 0 {
+		t.Errorf("notes: %q", notes)
+	}
+}
