@@ -38,8 +38,20 @@ only for loopback registries and those named by --insecure-registry. Failed
 requests are retried with backoff on 408, 429, 5xx and dropped connections,
 honouring Retry-After; an unreachable registry fails within about 30 seconds.
 
+Several packages, or a pattern such as ./cmd/..., publish one image a
+service, each to REPO/NAME: compiled together, every image and its records
+pushed before any tag is written, then the release's tags in each
+repository. A service that does not compile fails the run before anything
+is pushed.
+
+--cache-repo (or $BUILDER_CACHE_REPO) shares the Go build cache between CI
+runners through a registry repository: a runner that starts empty fetches
+what others compiled instead of compiling it. Whoever can push to that
+repository can influence builds: see README "Shared Go build cache".
+
 stdout gets one REPO:TAG@DIGEST line per tag written, or with --json one JSON
-document; progress and notes go to stderr.
+document ({"services": [...], "references": [...]} for several services);
+progress and notes go to stderr.
 
 ` + settingsHelp
 
@@ -56,6 +68,10 @@ func newPublishCmd() *cobra.Command {
 
   # The same, with the repository from the environment, for CI
   BUILDER_REPO=ghcr.io/acme/app builder publish ./app --tag "$GITHUB_REF_NAME" --json
+
+  # Every service under ./cmd, each to ghcr.io/acme/NAME, on a CI runner
+  # that shares the Go build cache with the others
+  builder publish ./cmd/... --tag v1.2.0 --repo ghcr.io/acme --cache-repo ghcr.io/acme/cache/go
 
   # Push to a local registry and keep a tarball of the same image
   builder publish ./app --tag v1.2.0 --repo localhost:5000/app --tarball app.tar`,
