@@ -177,7 +177,8 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 		return nil, err
 	}
 	defer done()
-	shared := startGoCache(ctx, o.CacheRepo, env)
+	shared := startGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
+	defer shared.cancel()
 	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
 		return nil, err

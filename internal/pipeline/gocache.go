@@ -4,22 +4,35 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/gocache"
+	"github.com/buildercli/builder/internal/source"
 )
 
 // goCache is the Go build cache a run shares through a registry
-// repository (--cache-repo): checked while the run plans, used by go
-// build through its cache program, and fed with the new outputs after.
+// repository (--cache-repo): checked while the run plans, its entries for
+// this kind of build fetched ahead of the compiler, used by go build
+// through its cache program, and fed with the new outputs after.
 type goCache struct {
-	store   gocache.Store
-	checked chan error
+	store    gocache.Store
+	checked  chan error
+	stop     context.CancelFunc
+	prefetch chan prefetched
 }
 
-// startGoCache starts checking the shared Go build cache at repo; nil when
-// repo is "". env must have its scratch directory.
-func startGoCache(ctx context.Context, repo string, env build.Env) *goCache {
+type prefetched struct {
+	st  gocache.PrefetchStats
+	err error
+}
+
+// startGoCache starts checking the shared Go build cache at repo, then
+// prefetching the entries the last build of srcs for platform used; nil
+// when repo is "". env must have its scratch directory.
+func startGoCache(ctx context.Context, repo string, srcs []source.Package, platform string, env build.Env) *goCache {
 	if repo == "" {
 		return nil
 	}
@@ -27,9 +40,41 @@ func startGoCache(ctx context.Context, repo string, env build.Env) *goCache {
 	if dir == "" {
 		dir = filepath.Join(env.Cache.Scratch, "gocache")
 	}
-	g := &goCache{store: gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry}, checked: make(chan error, 1)}
-	go func() { g.checked <- g.store.Check(ctx) }()
+	g := &goCache{
+		store:    gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform)},
+		checked:  make(chan error, 1),
+		prefetch: make(chan prefetched, 1),
+	}
+	ctx, g.stop = context.WithCancel(ctx)
+	go func() {
+		err := g.store.Check(ctx)
+		g.checked <- err
+		if err != nil {
+			g.prefetch <- prefetched{}
+			return
+		}
+		st, err := g.store.Prefetch(ctx)
+		g.prefetch <- prefetched{st, err}
+	}()
 	return g
+}
+
+// indexKey names the kind of build whose entries a runner prefetches: its
+// packages and platforms.
+func indexKey(srcs []source.Package, platform string) string {
+	paths := make([]string, len(srcs))
+	for i, s := range srcs {
+		paths[i] = s.ImportPath
+	}
+	slices.Sort(paths)
+	return strings.Join(paths, " ") + " for " + platform
+}
+
+// cancel stops what the cache still does for a run that ends early.
+func (g *goCache) cancel() {
+	if g != nil {
+		g.stop()
+	}
 }
 
 // program waits for the check and returns the GOCACHEPROG go build runs
@@ -46,12 +91,23 @@ func (g *goCache) program(env build.Env) string {
 	return gocache.Command(env.Self, g.store, env.Registry.Insecure)
 }
 
-// share prints what the cache program noted, and starts uploading the
-// outputs the build made; the returned function waits for the upload and
-// says how it went. A failed upload only costs the next runner its hits.
+// share ends the prefetch, prints what the cache noted, and starts
+// uploading the outputs the build made and the index of what it used; the
+// returned function waits for the upload and says how it went. A failed
+// upload only costs the next runner its hits.
 func (g *goCache) share(ctx context.Context, env build.Env) func() {
 	if g == nil {
 		return func() {}
+	}
+	// What the compiler did not ask for by now, it did not need.
+	g.stop()
+	p := <-g.prefetch
+	switch {
+	case p.err != nil:
+		fmt.Fprintf(env.Log, "note: fetching Go build outputs ahead of the compiler: %v\n", p.err)
+	case p.st.Entries > 0:
+		fmt.Fprintf(env.Log, "fetched %d Go build outputs (%d bytes) from %s in %s\n",
+			p.st.Entries, p.st.Bytes, g.store.Repo, p.st.Took.Round(time.Millisecond))
 	}
 	notes := g.store.TakeNotes()
 	for _, n := range notes {

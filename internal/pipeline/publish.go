@@ -90,7 +90,8 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		return nil, err
 	}
 	defer done()
-	shared := startGoCache(ctx, o.CacheRepo, env)
+	shared := startGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
+	defer shared.cancel()
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
 	plans, err := o.plan(ctx, srcs, env)
