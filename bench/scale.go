@@ -40,7 +40,7 @@ func (e *env) scalePlan() []scenario {
 		// The warm-up run fills the shared cache, as the first runner of a
 		// CI system would; each measured run is then a new, empty runner.
 		{name: sharedScenario, change: true, tools: []tool{
-			{toolWarm, e.builderPublish(onePlatform, false)},
+			{toolWarm, e.warmPublish()},
 			{toolFresh, e.freshRunner()},
 		}},
 		{name: fleetScenario, change: true, edit: e.changeLib, tools: []tool{
@@ -88,6 +88,17 @@ func (e *env) freshRunner() func(context.Context, int) (sample, error) {
 			"builder", e.builder, "publish", "./app", "--tag", fmt.Sprintf("v0.41.%d", version), "--repo", e.host+"/builder",
 			"--base", e.base, "--platform", onePlatform, "--allow-dirty", "--cache-repo", e.host+"/cache/go")
 	})
+}
+
+// warmPublish is builder on this machine, its caches warm, publishing
+// its own line of versions.
+func (e *env) warmPublish() func(context.Context, int) (sample, error) {
+	version := 0
+	return func(ctx context.Context, _ int) (sample, error) {
+		version++
+		return e.timed(ctx, "builder", e.builder, "publish", "./app", "--tag", fmt.Sprintf("v0.42.%d", version),
+			"--repo", e.host+"/builder", "--base", e.base, "--platform", onePlatform, "--allow-dirty")
+	}
 }
 
 func (e *env) fleetBuilder() func(context.Context, int) (sample, error) {
