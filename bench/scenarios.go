@@ -103,12 +103,12 @@ func (e *env) plan() []scenario {
 		{name: "one-line change + publish", change: true, tools: []tool{
 			{toolBuilder, e.builderPublish(onePlatform, false)},
 			{toolKo, e.koBuild(onePlatform, "")},
-			{toolGo, e.goBuild()},
+			{toolGo, e.goBuild(true)},
 		}},
 		{name: "no-change publish", tools: []tool{
 			{toolBuilder, e.builderPublish(onePlatform, true)},
 			{toolKo, e.koBuild(onePlatform, "")},
-			{toolGo, e.goBuild()},
+			{toolGo, e.goBuild(false)},
 		}},
 		{name: "two platforms after a change", change: true, tools: []tool{
 			{toolBuilder, e.builderPublish(twoPlatform, false)},
@@ -206,10 +206,19 @@ func (e *env) koBuild(platform, tarball string) func(context.Context, int) (samp
 	}
 }
 
-func (e *env) goBuild() func(context.Context, int) (sample, error) {
+// goBuild is the bare go build of the app, with the version in its
+// ldflags as builder's: a new one each run when versioned (as a publish of
+// a new release links one in), else the same.
+func (e *env) goBuild(versioned bool) func(context.Context, int) (sample, error) {
+	n := 0
 	return func(ctx context.Context, i int) (sample, error) {
+		version := "bench"
+		if versioned {
+			n++
+			version = fmt.Sprintf("v0.0.%d", n)
+		}
 		return e.timed(ctx, "", "go", "build", "-trimpath", "-tags=nomsgpack",
-			"-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(e.work, "gobuild", "app"), "./app")
+			"-ldflags=-s -w -X main.version="+version, "-o", filepath.Join(e.work, "gobuild", "app"), "./app")
 	}
 }
 
