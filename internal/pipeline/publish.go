@@ -94,6 +94,16 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	defer shared.cancel()
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
+	var targets []*target
+	if !o.Several() {
+		// One service goes to o.Repo: the registry is asked first, so
+		// that it answers before anything else is said.
+		t, err := o.open(ctx, ctx, o.Repo, srcs[0], rel, env)
+		if err != nil {
+			return nil, err
+		}
+		targets = []*target{t}
+	}
 	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
 		return nil, err
@@ -101,16 +111,19 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	if err := o.checkBuilt(plans); err != nil {
 		return nil, err
 	}
-	targets := make([]*target, len(plans))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, pl := range plans {
-		g.Go(func() (err error) {
-			targets[i], err = o.open(ctx, gctx, pl, srcs[i], rel, env)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if o.Several() {
+		// Each service goes to the repository its plan names.
+		targets = make([]*target, len(plans))
+		g, gctx := errgroup.WithContext(ctx)
+		for i, pl := range plans {
+			g.Go(func() (err error) {
+				targets[i], err = o.open(ctx, gctx, pl.Ref().Context().Name(), srcs[i], rel, env)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
 	}
 	env.Trace.Mark("list tags")
 	built, err := build.All(ctx, plans, shared.program(env))
@@ -170,11 +183,11 @@ type target struct {
 	cur     release.Current
 }
 
-// open opens the repository of pl's image, lists its tags, plans the
+// open opens the repository name, lists its tags, plans the
 // release's tags there and starts looking up those that exist, under ctx,
 // while the image builds; gctx bounds the listing.
-func (o PublishOptions) open(ctx, gctx context.Context, pl *build.Planned, src source.Package, rel release.Release, env build.Env) (*target, error) {
-	repo, err := env.Registry.Repository(pl.Ref().Context().Name())
+func (o PublishOptions) open(ctx, gctx context.Context, name string, src source.Package, rel release.Release, env build.Env) (*target, error) {
+	repo, err := env.Registry.Repository(name)
 	if err != nil {
 		return nil, err
 	}
