@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -132,29 +134,58 @@ func All(ctx context.Context, plans []*Planned, cacheProg string) ([]Result, err
 	if len(plans) == 0 {
 		return nil, nil
 	}
-	var jobs []*job
-	defer func() {
-		for _, j := range jobs {
-			j.unlock()
-		}
-	}()
-	var opts []gobuild.Options
+	// What was started for a run that fails is stopped.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Each binary's path is locked until its image is made. Two runs may
+	// build the same services named in other orders: the locks are taken
+	// in one order, the keys', so that neither waits for the other's.
+	type slot struct {
+		pl  *Planned
+		p   v1.Platform
+		key string
+	}
+	var slots []slot
 	for _, pl := range plans {
 		fmt.Fprintf(pl.env.Log, "building %s %s for %s on %s\n", pl.src.ImportPath, pl.meta.version, platform.List(pl.platforms), pl.base.Name)
 		for _, p := range pl.platforms {
-			j, err := pl.prepare(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			j.opts.CacheProg = cacheProg
-			jobs = append(jobs, j)
-			opts = append(opts, j.opts)
+			slots = append(slots, slot{pl, p, pl.binaryKey(p)})
 		}
+	}
+	order := make([]int, len(slots))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(slots[a].key, slots[b].key) })
+	for k := 1; k < len(order); k++ {
+		if a, b := slots[order[k-1]], slots[order[k]]; a.key == b.key {
+			return nil, fmt.Errorf("%s is named twice for %s: name each package once", a.pl.src.ImportPath, a.p)
+		}
+	}
+	jobs := make([]*job, len(slots))
+	defer func() {
+		for _, j := range jobs {
+			if j != nil {
+				j.unlock()
+			}
+		}
+	}()
+	for _, i := range order {
+		j, err := slots[i].pl.prepare(ctx, slots[i].p)
+		if err != nil {
+			return nil, err
+		}
+		j.opts.CacheProg = cacheProg
+		jobs[i] = j
+	}
+	opts := make([]gobuild.Options, len(jobs))
+	for i, j := range jobs {
+		opts[i] = j.opts
 	}
 	first := plans[0].env
 	fresh, err := gobuild.BuildMany(ctx, opts, first.Cache.Enabled())
 	var ce *gobuild.CompileError
-	if errors.As(err, &ce) && len(plans) == 1 {
+	if errors.As(err, &ce) && len(jobs) == 1 {
 		ce.Package = plans[0].src.ImportPath
 	}
 	if err != nil {

@@ -190,6 +190,10 @@ func (pl *Planned) startProbe(ctx context.Context, p v1.Platform) func() (v1.Lay
 	}
 }
 
+// binaryKey names the binary of the plan's package for p: its path in the
+// cache, and its lock.
+func (pl *Planned) binaryKey(p v1.Platform) string { return pl.src.Dir + "\x00" + p.String() }
+
 // binaryPath returns where the binary for p is compiled, and a function
 // that releases it: with a cache, a stable path for the package and
 // platform, locked until the binary is in the layer cache; without one, in
@@ -202,7 +206,7 @@ func (pl *Planned) binaryPath(p v1.Platform) (string, func(), error) {
 		}
 		return filepath.Join(dir, pl.src.Name), func() {}, nil
 	}
-	dir, unlock, err := pl.env.Cache.BinaryDir(pl.src.Dir + "\x00" + p.String())
+	dir, unlock, err := pl.env.Cache.BinaryDir(pl.binaryKey(p))
 	if err != nil {
 		return "", nil, err
 	}

@@ -65,7 +65,7 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 		return err
 	}
 	rs := refs(files)
-	images, err := locate(ctx, rs, o.Repo, env)
+	images, byPath, err := locate(ctx, rs, o.Repo, env)
 	if err != nil {
 		return err
 	}
@@ -79,10 +79,6 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 	}
 	if err := pushAll(ctx, images, o.jobs(), env); err != nil {
 		return err
-	}
-	byPath := map[string]*image{}
-	for _, im := range images {
-		byPath[im.path] = im
 	}
 	for _, r := range rs {
 		r.node.Value = byPath[strings.TrimPrefix(r.node.Value, Scheme)].ref.String()
@@ -103,28 +99,35 @@ func (o Options) jobs() int {
 }
 
 // locate finds the main package of each distinct path rs name, in the
-// order first named, and the repository its image goes to.
-func locate(ctx context.Context, rs []ref, repo string, env build.Env) ([]*image, error) {
-	var images []*image
-	seen := map[string]bool{}
+// order first named, and the repository its image goes to; byPath maps
+// every path named to its image, two spellings of one package (an import
+// path and a directory) to one.
+func locate(ctx context.Context, rs []ref, repo string, env build.Env) (images []*image, byPath map[string]*image, err error) {
+	byPath = map[string]*image{}
+	byDir := map[string]*image{}
 	for _, r := range rs {
 		p := strings.TrimPrefix(r.node.Value, Scheme)
-		if seen[p] {
+		if byPath[p] != nil {
 			continue
 		}
-		seen[p] = true
 		if p == "" {
-			return nil, fmt.Errorf("%s: %s names no package: write ko://IMPORT/PATH", r.where, Scheme)
+			return nil, nil, fmt.Errorf("%s: %s names no package: write ko://IMPORT/PATH", r.where, Scheme)
 		}
 		src, err := source.Read(ctx, p, env.KoConfig)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
+			return nil, nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
+		}
+		if im := byDir[src.Dir]; im != nil {
+			byPath[p] = im
+			continue
 		}
 		to, err := env.Registry.Repository(repo + "/" + src.Name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
+			return nil, nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
 		}
-		images = append(images, &image{path: p, where: r.where, src: src, repo: to})
+		im := &image{path: p, where: r.where, src: src, repo: to}
+		images = append(images, im)
+		byPath[p], byDir[src.Dir] = im, im
 	}
-	return images, nil
+	return images, byPath, nil
 }

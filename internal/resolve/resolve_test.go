@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -219,5 +220,31 @@ func TestResolveStdin(t *testing.T) {
 	}
 	if n := reg.Writes(); n != 0 {
 		t.Errorf("%d writes to the registry, want none", n)
+	}
+}
+
+// TestResolveTwoSpellings: an import path and a directory that name one
+// package are one image, built once (it once waited for its own lock).
+func TestResolveTwoSpellings(t *testing.T) {
+	shop(t)
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	in := "a: ko://example.com/shop/cmd/api\nb: ko://./cmd/api\n"
+	o := resolve.Options{Files: []string{"-"}, Repo: reg.Host + "/shop", Build: build.Request{Tag: "v1.0.0"}}
+	env := testEnv()
+	env.Cache.Dir = t.TempDir() // binaries in the cache, each behind its lock
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- resolve.Resolve(context.Background(), o, strings.NewReader(in), &out, env) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Resolve still runs after 2 minutes")
+	}
+	refs := regexp.MustCompile(`(?m)^[ab]: (\S+)$`).FindAllStringSubmatch(out.String(), -1)
+	if len(refs) != 2 || refs[0][1] != refs[1][1] || !strings.Contains(refs[0][1], "/shop/api@sha256:") {
+		t.Errorf("resolved:\n%s\nwant both spellings resolved to one image", out.String())
 	}
 }
