@@ -238,7 +238,25 @@ func pushAll(ctx context.Context, targets []*target, built []build.Result, outs 
 }
 
 // tagAll writes and settles the release's tags of each service in turn.
+// With several, every service's version tag is written first: a failure
+// then leaves immutable version tags, and no floating tag moved.
 func tagAll(ctx context.Context, targets []*target, built []build.Result, results []Result, env build.Env) error {
+	if len(targets) > 1 {
+		for i, t := range targets {
+			var err error
+			if t.cur, err = t.plan.WriteVersion(ctx, t.session, built[i].Artifact, t.cur); err != nil {
+				// Say which tags each service has: its version, for
+				// those before; none for this one and those after.
+				for j := range targets[:i+1] {
+					moved := targets[j].plan.Moved
+					results[j].Moved, results[j].Left = moved, targets[j].plan.Left
+					results[j].Written = &release.Written{Written: moved[:1], Failed: moved[1:]}
+				}
+				results[i].Written = &release.Written{Failed: t.plan.Moved}
+				return fmt.Errorf("%s: writing %s: %w", t.repo, t.plan.Version, err)
+			}
+		}
+	}
 	for i, t := range targets {
 		if err := tag(ctx, t, built[i], &results[i]); err != nil {
 			if len(targets) > 1 {

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,4 +154,27 @@ func TestBuildSeveralIntoLayouts(t *testing.T) {
 // pipelinePublish runs the publish o describes, with every service's result.
 func pipelinePublish(o testOptions) ([]pipeline.Result, error) {
 	return pipeline.Publish(context.Background(), o.PublishOptions, o.env)
+}
+
+// TestPublishSeveralTagFailure: when the second service's version tag is
+// refused, no floating tag has moved anywhere; the first service keeps its
+// immutable version tag, and the result says so.
+func TestPublishSeveralTagFailure(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	root := fleet(t, nil, "api", "worker")
+	reg.Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindManifestTag, Skip: 1, N: 1, Status: http.StatusForbidden})
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	results, err := pipelinePublish(o)
+	if err == nil {
+		t.Fatal("Publish succeeded with a tag refused")
+	}
+	api, worker := tagsOf(t, reg.Direct+"/fleet/api"), tagsOf(t, reg.Direct+"/fleet/worker")
+	if len(api) != 1 || api["v1.2.0"] == "" || len(worker) != 0 {
+		t.Errorf("tags: api %v, worker %v; want api's v1.2.0 alone", api, worker)
+	}
+	if len(results) != 2 || results[0].Written == nil || !slices.Equal(results[0].Written.Written, []string{"v1.2.0"}) ||
+		results[1].Written == nil || len(results[1].Written.Written) != 0 {
+		t.Errorf("results say %+v", results)
+	}
 }

@@ -15,7 +15,8 @@ type Fault struct {
 	// Method and Kind say what the fault matches; "" matches anything.
 	Method, Kind string
 	// N is how many matching requests to spoil; 0 spoils them all.
-	N int
+	// The first Skip matching requests pass unspoilt.
+	N, Skip int
 	// Status answers with this status (and Retry-After when set).
 	Status     int
 	RetryAfter string
@@ -38,7 +39,14 @@ type Fault struct {
 // spoils reports whether f applies to the next request of method and kind,
 // and counts it when it does.
 func (f *Fault) spoils(method, kind string) bool {
-	if (f.Method != "" && f.Method != method) || (f.Kind != "" && f.Kind != kind) || (f.N > 0 && f.seen >= f.N) {
+	if (f.Method != "" && f.Method != method) || (f.Kind != "" && f.Kind != kind) {
+		return false
+	}
+	if f.Skip > 0 {
+		f.Skip--
+		return false
+	}
+	if f.N > 0 && f.seen >= f.N {
 		return false
 	}
 	f.seen++

@@ -135,6 +135,31 @@ type Written struct {
 	Failed  []string `json:"tags_not_written"`
 }
 
+// WriteVersion points only the version's own tag at a (unless cur says it
+// does already) and returns cur saying so. A publish of several services
+// writes every service's version tag before any other tag, so that one
+// that fails leaves no floating tag moved anywhere, only immutable
+// version tags.
+func (p Plan) WriteVersion(ctx context.Context, s *registry.Session, a registry.Artifact, cur Current) (Current, error) {
+	d, err := a.Digest()
+	if err != nil {
+		return cur, fmt.Errorf("computing the image digest: %w", err)
+	}
+	if cur[p.Version] == d {
+		return cur, nil
+	}
+	if err := s.Tag(ctx, a, p.Version); err != nil {
+		return cur, err
+	}
+	next := Current{p.Version: d}
+	for t, h := range cur {
+		if t != p.Version {
+			next[t] = h
+		}
+	}
+	return next, nil
+}
+
 // Write points the plan's tags at a, whose blobs and manifests are pushed,
 // in parallel (the image is complete, so their order does not matter; the
 // version's own tag goes first, so that a concurrent publish sees it),
