@@ -68,7 +68,7 @@ plain line every 20 seconds elsewhere.`,
 			for _, res := range results {
 				line := res.Digest.String()
 				if len(results) > 1 {
-					line = res.Ref.Context().Name() + "@" + line
+					line = registry.ShortName(res.Ref.Context()) + "@" + line
 				}
 				if _, err := fmt.Fprintln(cmd.OutOrStdout(), line); err != nil {
 					return err

@@ -125,15 +125,16 @@ func reportAll(stdout, stderr io.Writer, results []pipeline.Result, asJSON, seve
 	if asJSON {
 		lines = io.Discard
 	}
-	for i := range results {
-		if results[i].Repository == "" {
+	pushed := []pipeline.Result{}
+	for _, res := range results {
+		if res.Repository == "" {
 			continue // not pushed: the run failed first
 		}
-		if err := report(lines, stderr, results[i], false, true); err != nil {
+		if err := report(lines, stderr, res, false, true); err != nil {
 			return err
 		}
-		results[i] = forJSON(results[i])
-		refs = append(refs, results[i].References...)
+		pushed = append(pushed, forJSON(res))
+		refs = append(refs, res.References...)
 	}
 	if !asJSON {
 		return nil
@@ -143,7 +144,7 @@ func reportAll(stdout, stderr io.Writer, results []pipeline.Result, asJSON, seve
 	return enc.Encode(struct {
 		Services   []pipeline.Result `json:"services"`
 		References []string          `json:"references"`
-	}{results, refs})
+	}{pushed, refs})
 }
 
 // report says what the publish of res did; with several services, notes

@@ -110,10 +110,6 @@ func Build(ctx context.Context, opts Options) error {
 		return err
 	}
 	if err := run(ctx, opts.Dir, env, Args(opts), []string{opts.Package}, label(opts), opts.Progress); err != nil {
-		var ce *CompileError
-		if errors.As(err, &ce) {
-			ce.Package = opts.Package
-		}
 		return err
 	}
 	return CheckStatic(opts.Output)

@@ -96,7 +96,17 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 	case <-time.After(delay):
 	}
 	if w.p.Live {
-		w.countTotal(ctx, dir, env, list)
+		// go list stops when the build does.
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-w.stop:
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		w.countTotal(lctx, dir, env, list)
+		cancel()
 	}
 	w.p.add(w)
 	tick := every

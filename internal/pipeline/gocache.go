@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,13 +42,16 @@ func startGoCache(ctx context.Context, repo string, srcs []source.Package, platf
 		dir = filepath.Join(env.Cache.Scratch, "gocache")
 	}
 	g := &goCache{
-		store:    gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform)},
+		store:    gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform, env.HostArch)},
 		checked:  make(chan error, 1),
 		prefetch: make(chan prefetched, 1),
 	}
 	ctx, g.stop = context.WithCancel(ctx)
 	go func() {
-		err := g.store.Check(ctx)
+		err := goCacheProgSupported(ctx, env)
+		if err == nil {
+			err = g.store.Check(ctx)
+		}
 		g.checked <- err
 		if err != nil {
 			g.prefetch <- prefetched{}
@@ -60,14 +64,32 @@ func startGoCache(ctx context.Context, repo string, srcs []source.Package, platf
 }
 
 // indexKey names the kind of build whose entries a runner prefetches: its
-// packages and platforms.
-func indexKey(srcs []source.Package, platform string) string {
+// packages and platforms (as asked, and the host's, which the default and
+// "all" depend on).
+func indexKey(srcs []source.Package, platform, hostArch string) string {
 	paths := make([]string, len(srcs))
 	for i, s := range srcs {
 		paths[i] = s.ImportPath
 	}
 	slices.Sort(paths)
-	return strings.Join(paths, " ") + " for " + platform
+	return strings.Join(paths, " ") + " for " + platform + " on " + hostArch
+}
+
+// goCacheProgSupported checks that the go command takes GOCACHEPROG: Go
+// 1.24 or later (older ones ignore it without a word).
+func goCacheProgSupported(ctx context.Context, env build.Env) error {
+	cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
+	cmd.Env = env.Environ
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("asking go for its version: %w", err)
+	}
+	v := strings.TrimSpace(string(out))
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "go%d.%d", &major, &minor); err != nil || major == 1 && minor < 24 {
+		return fmt.Errorf("%s does not take a cache program (GOCACHEPROG needs Go 1.24 or later)", v)
+	}
+	return nil
 }
 
 // cancel stops what the cache still does for a run that ends early.
@@ -78,8 +100,8 @@ func (g *goCache) cancel() {
 }
 
 // program waits for the check and returns the GOCACHEPROG go build runs
-// with: the shared cache when it answered, else the local one alone, with
-// one note; "" without a shared cache.
+// with: the shared cache when it answered; else "", go's own cache, with
+// one note.
 func (g *goCache) program(env build.Env) string {
 	if g == nil {
 		return ""
@@ -87,6 +109,7 @@ func (g *goCache) program(env build.Env) string {
 	if err := <-g.checked; err != nil {
 		fmt.Fprintf(env.Log, "note: compiling without the shared Go build cache: %v\n", err)
 		g.store.Repo = ""
+		return ""
 	}
 	return gocache.Command(env.Self, g.store, env.Registry.Insecure)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/source"
 )
 
@@ -61,7 +62,7 @@ func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env)
 			}
 			return nil, err
 		}
-		repo := pl.Ref().Context().Name()
+		repo := registry.ShortName(pl.Ref().Context())
 		if other, ok := byRepo[repo]; ok {
 			return nil, fmt.Errorf("%s and %s would both be %s: give one another name (name: in its builder settings in .ko.yaml)", other, src.ImportPath, repo)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -90,3 +91,12 @@ func (c Client) Get(ctx context.Context, ref name.Reference) (*remote.Descriptor
 // IsAuth reports whether err says the registry refused the credentials or
 // access.
 func IsAuth(err error) bool { return errors.Is(err, ErrAuth) }
+
+// ShortName is repo as a user writes it: without Docker Hub's registry
+// and library/ prefix, which an image named "api" gets, as docker prints it.
+func ShortName(repo name.Repository) string {
+	if repo.RegistryStr() != name.DefaultRegistry {
+		return repo.Name()
+	}
+	return strings.TrimPrefix(repo.RepositoryStr(), "library/")
+}

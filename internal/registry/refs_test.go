@@ -15,3 +15,21 @@ func TestValidateTag(t *testing.T) {
 		}
 	}
 }
+
+func TestShortName(t *testing.T) {
+	for in, want := range map[string]string{
+		"api":                      "api",
+		"acme/api":                 "acme/api",
+		"index.docker.io/acme/api": "acme/api",
+		"ghcr.io/acme/api":         "ghcr.io/acme/api",
+		"localhost:5000/api":       "localhost:5000/api",
+	} {
+		repo, err := name.NewRepository(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ShortName(repo); got != want {
+			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
