@@ -114,7 +114,9 @@ func group(all []Options, idx []int) ([][]int, error) {
 
 // execName is the name go build -o DIR/ gives the binary of the package
 // at importPath: its last element, or the one before a major version
-// suffix v2, v3….
+// suffix v2, v3…. It follows the go command's rule, which differs from
+// source.NameOf's at v0 and v1 (go keeps them as names): this one finds the
+// file go wrote, NameOf names the image.
 func execName(importPath string) string {
 	dir, elem := path.Split(importPath)
 	if isVersionElement(elem) && dir != "" {
