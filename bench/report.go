@@ -37,7 +37,7 @@ func report(w io.Writer, e *env, res []measured) error {
 		return true
 	}
 	if has(change+toolBuilder, change+toolKo, change+toolGo) {
-		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.20)\n",
+		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.10)\n",
 			ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
 	}
 	if has(none+toolBuilder, none+toolGo) {
