@@ -244,33 +244,21 @@ func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
 	return fresh[0], nil
 }
 
-// upToDate reports whether the binary at bin was built from fingerprint fp
-// and is as its stamp recorded.
-func upToDate(bin, fp string) bool {
-	if fp == "" {
-		return false
-	}
+// checkStamp reads the stamp beside the binary at bin, hashing the binary
+// once: intact, it is still what the stamp recorded; fresh, it is intact
+// and was built from fingerprint fp.
+func checkStamp(bin, fp string) (fresh, intact bool) {
 	data, err := os.ReadFile(bin + ".fingerprint")
 	if err != nil {
-		return false
+		return false, false
 	}
-	want, err := record(bin, fp)
-	return err == nil && string(data) == want
-}
-
-// intact reports whether the binary at bin is what the stamp beside it
-// recorded, whatever it was built from.
-func intact(bin string) bool {
-	data, err := os.ReadFile(bin + ".fingerprint")
-	if err != nil {
-		return false
-	}
-	fp, _, ok := strings.Cut(string(data), " ")
+	built, _, ok := strings.Cut(string(data), " ")
 	if !ok {
-		return false
+		return false, false
 	}
-	want, err := record(bin, fp)
-	return err == nil && string(data) == want
+	want, err := record(bin, built)
+	intact = err == nil && string(data) == want
+	return intact && fp != "" && built == fp, intact
 }
 
 // record is what the stamp beside a binary built from fingerprint fp

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -23,20 +24,34 @@ import (
 func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, err error) {
 	fresh = make([]bool, len(all))
 	fps := make([]string, len(all))
-	var stale []int
-	trees := map[string]string{}
-	for i, opts := range all {
-		if cached {
+	intact := make([]bool, len(all))
+	if cached {
+		trees := map[string]string{}
+		for i, opts := range all {
 			fps[i] = fingerprintWith(opts, trees)
-			if upToDate(opts.Output, fps[i]) {
-				fresh[i] = true
-				continue
-			}
+		}
+		// Each binary is hashed once, against its stamp, all at once.
+		var g errgroup.Group
+		g.SetLimit(runtime.NumCPU())
+		for i, opts := range all {
+			g.Go(func() error {
+				fresh[i], intact[i] = checkStamp(opts.Output, fps[i])
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}
+	var stale []int
+	for i, opts := range all {
+		if fresh[i] {
+			continue
+		}
+		if cached {
 			// go build keeps an output whose build ID looks current,
 			// whatever else changed: only a binary that is still, byte for
 			// byte, what its stamp recorded is left for it to reuse
 			// (relinking nothing when only a comment changed).
-			if !intact(opts.Output) {
+			if !intact[i] {
 				_ = os.Remove(opts.Output)
 			}
 			_ = os.Remove(opts.Output + ".fingerprint")
@@ -64,16 +79,22 @@ func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, e
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	var stamps errgroup.Group
+	stamps.SetLimit(runtime.NumCPU())
 	for _, i := range stale {
 		if fps[i] == "" {
 			continue
 		}
-		// A stamp that cannot be written only costs the next build its
-		// shortcut.
-		if rec, err := record(all[i].Output, fps[i]); err == nil {
-			_ = os.WriteFile(all[i].Output+".fingerprint", []byte(rec), 0o644)
-		}
+		stamps.Go(func() error {
+			// A stamp that cannot be written only costs the next build
+			// its shortcut.
+			if rec, err := record(all[i].Output, fps[i]); err == nil {
+				_ = os.WriteFile(all[i].Output+".fingerprint", []byte(rec), 0o644)
+			}
+			return nil
+		})
 	}
+	_ = stamps.Wait()
 	return fresh, nil
 }
 
