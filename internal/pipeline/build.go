@@ -99,7 +99,11 @@ func (o Options) checkOutputs(more ...[2]string) error {
 			return fmt.Errorf("%s %s: %w", out.flag, out.path, err)
 		}
 		if out.flag == "--oci-layout" {
-			if err := push.CheckLayout(abs); err != nil {
+			check := push.CheckLayout
+			if o.Several() {
+				check = push.CheckLayoutParent
+			}
+			if err := check(abs); err != nil {
 				return fmt.Errorf("--oci-layout: %w", err)
 			}
 		} else if err := atomicfile.Check(abs); err != nil {

@@ -86,8 +86,18 @@ func (o Options) localOutputs(plans []*build.Planned) []push.Multi {
 	return outs
 }
 
-// checkBuilt refuses results that the outputs cannot take.
+// checkBuilt refuses, before building, results that the outputs cannot
+// take, and each service's layout, DIR/NAME, that is not one.
 func (o Options) checkBuilt(plans []*build.Planned) error {
+	for _, out := range o.localOutputs(plans) {
+		for _, d := range out {
+			if l, ok := d.(push.LayoutDir); ok && o.Several() {
+				if err := push.CheckLayout(string(l)); err != nil {
+					return fmt.Errorf("--oci-layout: %w", err)
+				}
+			}
+		}
+	}
 	for _, pl := range plans {
 		if len(pl.Platforms()) > 1 && o.Tarball != "" {
 			return push.ErrTarballIndex

@@ -178,3 +178,34 @@ func TestPublishSeveralTagFailure(t *testing.T) {
 		t.Errorf("results say %+v", results)
 	}
 }
+
+// TestBuildSeveralLayoutsAgain: a second build of several services into
+// the same directory replaces their entries; a directory that is a layout
+// itself, or a service's directory that is not one, is refused before
+// anything is built.
+func TestBuildSeveralLayoutsAgain(t *testing.T) {
+	t.Parallel()
+	root := fleet(t, nil, "api", "worker")
+	o := buildOptions(filepath.Join(root, "cmd", "api"))
+	o.Paths = []string{filepath.Join(root, "cmd") + "/..."}
+	o.OCILayout = filepath.Join(t.TempDir(), "out")
+	for range 2 {
+		if _, err := o.build(context.Background()); err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+	}
+	layoutDir := filepath.Join(o.OCILayout, "api")
+	bad := o
+	bad.OCILayout = layoutDir
+	_, err := bad.build(context.Background())
+	checkOneLine(t, err, "is an OCI image layout, and several services write a layout each inside it")
+
+	if err := os.RemoveAll(filepath.Join(o.OCILayout, "worker")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(o.OCILayout, "worker", "notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.build(context.Background())
+	checkOneLine(t, err, "not an OCI image layout")
+}

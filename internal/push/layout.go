@@ -94,6 +94,26 @@ func readIndex(dir string) (*v1.IndexManifest, error) {
 	return im, nil
 }
 
+// CheckLayoutParent checks dir, which is to hold a layout a service,
+// DIR/NAME, before anything is built: absent, or a directory that is not a
+// layout itself.
+func CheckLayoutParent(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("refusing to write layouts in %s: %s is there, not a directory", dir, atomicfile.Kind(fi.Mode()))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, layoutFile)); err == nil {
+		return fmt.Errorf("%s is an OCI image layout, and several services write a layout each inside it (DIR/NAME): give another directory", dir)
+	}
+	return nil
+}
+
 // CheckLayout returns nil when dir may be written by Layout: nothing is
 // there, or a directory that is empty or holds an OCI image layout whose
 // index.json, if any, is a regular file. It never follows a symbolic link.
