@@ -64,8 +64,9 @@ type Result struct {
 // Publish validates everything it can before building, checks the
 // checkout and the registry, builds the image of each service o names
 // (compiled together), pushes every image and its records, and only then
-// writes the release's tags, service after service. It returns one Result
-// a service, in order. env.Registry reaches the registry.
+// writes the release's tags: with several services, every version tag
+// before the others (see tagAll). It returns one Result a service, in
+// order. env.Registry reaches the registry.
 func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, error) {
 	env.Trace.Mark("start")
 	rel, _, err := o.check(env.Registry)
