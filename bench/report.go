@@ -167,10 +167,7 @@ func uploaded(ss []sample) string {
 }
 
 func rssOf(ss []sample) string {
-	var m float64
-	for _, s := range ss {
-		m = max(m, s.rss)
-	}
+	m := maxOf(ss)
 	if m == 0 {
 		return ""
 	}

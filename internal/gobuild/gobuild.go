@@ -60,16 +60,22 @@ func (e *CompileError) Unwrap() error { return e.Err }
 
 // Args returns the go command line for opts (without "go").
 func Args(opts Options) []string {
-	args := []string{"build", "-trimpath", "-buildvcs=false"}
-	for _, f := range opts.Flags {
-		if f != "-trimpath" {
-			args = append(args, f)
-		}
-	}
+	args := buildArgs(opts.Flags)
 	if opts.Ldflags != "" {
 		args = append(args, "-ldflags="+opts.Ldflags)
 	}
 	return append(args, "-o", opts.Output, opts.Package)
+}
+
+// buildArgs is "build" with builder's flags and flags (-trimpath once).
+func buildArgs(flags []string) []string {
+	args := []string{"build", "-trimpath", "-buildvcs=false"}
+	for _, f := range flags {
+		if f != "-trimpath" {
+			args = append(args, f)
+		}
+	}
+	return args
 }
 
 // Environ returns the environment go build runs with.

@@ -172,12 +172,7 @@ func buildTogether(ctx context.Context, opts []Options) error {
 		return fmt.Errorf("making a build directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	args := []string{"build", "-trimpath", "-buildvcs=false"}
-	for _, f := range first.Flags {
-		if f != "-trimpath" {
-			args = append(args, f)
-		}
-	}
+	args := buildArgs(first.Flags)
 	pkgs := make([]string, len(opts))
 	imports := make([]string, len(opts))
 	for i, o := range opts {

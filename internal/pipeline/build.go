@@ -6,14 +6,12 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/push"
-	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/source"
 )
 
@@ -176,7 +174,7 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err != nil {
 		return nil, err
 	}
-	env, done, err := withScratch(env)
+	env, done, err := env.WithScratch()
 	if err != nil {
 		return nil, err
 	}
@@ -213,17 +211,4 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	}
 	undo.Forget()
 	return results, nil
-}
-
-// withScratch gives env a scratch directory for what a build makes without
-// a cache; done removes it, once the result is no longer used.
-func withScratch(env build.Env) (build.Env, func(), error) {
-	work, err := os.MkdirTemp("", "builder-")
-	if err != nil {
-		return env, nil, fmt.Errorf("making a build directory: %w", err)
-	}
-	env.Cache.Scratch = work
-	env.Cache = env.Cache.Usable(env.Log)
-	env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
-	return env, func() { _ = os.RemoveAll(work) }, nil
 }

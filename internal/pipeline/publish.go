@@ -86,7 +86,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 			return nil, fmt.Errorf("%w: commit them, or pass --allow-dirty to publish anyway (without a git-<commit> tag)", ErrDirty)
 		}
 	}
-	env, done, err := withScratch(env)
+	env, done, err := env.WithScratch()
 	if err != nil {
 		return nil, err
 	}

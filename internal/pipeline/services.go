@@ -3,9 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/buildercli/builder/internal/build"
@@ -48,11 +46,9 @@ func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env)
 	for i, src := range srcs {
 		e := env
 		if len(srcs) > 1 {
-			// Binaries compiled without a cache are named by the
-			// service: give each its own directory.
-			e.Cache.Scratch = filepath.Join(env.Cache.Scratch, strconv.Itoa(i))
-			if err := os.Mkdir(e.Cache.Scratch, 0o700); err != nil {
-				return nil, fmt.Errorf("making a build directory: %w", err)
+			var err error
+			if e, err = env.ServiceScratch(i); err != nil {
+				return nil, err
 			}
 		}
 		pl, err := build.Plan(ctx, src, req, e)

@@ -98,15 +98,8 @@ func readIndex(dir string) (*v1.IndexManifest, error) {
 // DIR/NAME, before anything is built: absent, or a directory that is not a
 // layout itself.
 func CheckLayoutParent(dir string) error {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("refusing to write layouts in %s: %s is there, not a directory", dir, atomicfile.Kind(fi.Mode()))
+	if there, err := isDir(dir, "layouts"); err != nil || !there {
+		return err
 	}
 	if _, err := os.Lstat(filepath.Join(dir, layoutFile)); err == nil {
 		return fmt.Errorf("%s is an OCI image layout, and several services write a layout each inside it (DIR/NAME): give another directory", dir)
@@ -118,15 +111,8 @@ func CheckLayoutParent(dir string) error {
 // there, or a directory that is empty or holds an OCI image layout whose
 // index.json, if any, is a regular file. It never follows a symbolic link.
 func CheckLayout(dir string) error {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("refusing to write an OCI layout at %s: %s is there, not a directory", dir, atomicfile.Kind(fi.Mode()))
+	if there, err := isDir(dir, "an OCI layout"); err != nil || !there {
+		return err
 	}
 	marker, err := os.Lstat(filepath.Join(dir, layoutFile))
 	if err == nil && !marker.Mode().IsRegular() {
@@ -143,4 +129,20 @@ func CheckLayout(dir string) error {
 		return nil
 	}
 	return atomicfile.Check(filepath.Join(dir, "index.json"))
+}
+
+// isDir reports whether dir is there, and fails unless it is a directory,
+// where builder is to write what ("refusing to write WHAT at DIR").
+func isDir(dir, what string) (bool, error) {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return false, fmt.Errorf("refusing to write %s at %s: %s is there, not a directory", what, dir, atomicfile.Kind(fi.Mode()))
+	}
+	return true, nil
 }

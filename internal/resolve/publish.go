@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
@@ -16,19 +13,6 @@ import (
 	"github.com/buildercli/builder/internal/registry"
 )
 
-// withScratch gives env a scratch directory for what builds make without
-// a cache; done removes it, once the results are no longer used.
-func withScratch(env build.Env) (build.Env, func(), error) {
-	work, err := os.MkdirTemp("", "builder-resolve-")
-	if err != nil {
-		return env, nil, fmt.Errorf("making a build directory: %w", err)
-	}
-	env.Cache.Scratch = work
-	env.Cache = env.Cache.Usable(env.Log)
-	env.Registry.Mounts = registry.Mounts{Dir: env.Cache.Mounts()}
-	return env, func() { _ = os.RemoveAll(work) }, nil
-}
-
 // buildAll plans every image, each in a directory of its own under env's
 // scratch directory, then builds them all, their binaries compiled
 // together (see build.All).
@@ -36,14 +20,12 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env) er
 	env.Bases = &build.Bases{}
 	plans := make([]*build.Planned, len(images))
 	for i, im := range images {
-		e := env
-		e.Cache.Scratch = filepath.Join(env.Cache.Scratch, strconv.Itoa(i))
-		if err := os.Mkdir(e.Cache.Scratch, 0o700); err != nil {
-			return fmt.Errorf("making a build directory: %w", err)
+		e, err := env.ServiceScratch(i)
+		if err != nil {
+			return err
 		}
 		req := o.Build
 		req.Repo = o.Repo + "/" + im.src.Name
-		var err error
 		if plans[i], err = build.Plan(ctx, im.src, req, e); err != nil {
 			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
 		}

@@ -69,7 +69,7 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	env, done, err := withScratch(env)
+	env, done, err := env.WithScratch()
 	if err != nil {
 		return err
 	}

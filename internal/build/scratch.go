@@ -1,0 +1,36 @@
+package build
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/buildercli/builder/internal/registry"
+)
+
+// WithScratch gives e a new scratch directory for what a run makes without
+// a cache, its cache checked usable and its registry client told where the
+// cache keeps mount sources; done removes the directory once the results
+// are no longer used.
+func (e Env) WithScratch() (env Env, done func(), err error) {
+	work, err := os.MkdirTemp("", "builder-")
+	if err != nil {
+		return e, nil, fmt.Errorf("making a build directory: %w", err)
+	}
+	e.Cache.Scratch = work
+	e.Cache = e.Cache.Usable(e.Log)
+	e.Registry.Mounts = registry.Mounts{Dir: e.Cache.Mounts()}
+	return e, func() { _ = os.RemoveAll(work) }, nil
+}
+
+// ServiceScratch is e with a scratch directory of its own for the i-th of
+// several services, under e's: binaries compiled without a cache are
+// named by their service, and two may share a name.
+func (e Env) ServiceScratch(i int) (Env, error) {
+	e.Cache.Scratch = filepath.Join(e.Cache.Scratch, strconv.Itoa(i))
+	if err := os.Mkdir(e.Cache.Scratch, 0o700); err != nil {
+		return e, fmt.Errorf("making a build directory: %w", err)
+	}
+	return e, nil
+}
