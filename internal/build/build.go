@@ -45,8 +45,9 @@ type Env struct {
 	// between builds; its Scratch is where they go without a cache, and
 	// must outlive the result's use.
 	Cache cache.Cache
-	// Bases, when set, keeps the bases resolved for several services.
-	Bases *Bases
+	// Shared, when set, is what several services of one run share: the
+	// bases resolved and the notes written.
+	Shared *Shared
 	// Registry reaches a registry base.
 	Registry registry.Client
 	// BuilderVersion is builder's own version, for the records.

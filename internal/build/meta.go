@@ -51,7 +51,7 @@ func readMeta(o Request, env Env, git vcs.Info) (meta, error) {
 	case git.Repo:
 		m.created = git.Time
 	default:
-		fmt.Fprintln(env.Log, "note: not a git checkout and no SOURCE_DATE_EPOCH: the image is dated 1970-01-01")
+		env.Shared.note(env.Log, "not a git checkout and no SOURCE_DATE_EPOCH: the image is dated 1970-01-01")
 	}
 	return m, nil
 }

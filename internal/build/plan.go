@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 		return nil, err
 	}
 	for _, f := range pl.cfg.Ignored {
-		fmt.Fprintf(env.Log, "note: %s: builder ignores %s\n", src.KoConfig, f)
+		env.Shared.note(env.Log, "%s: builder ignores %s", src.KoConfig, f)
 	}
 	b, found := pl.cfg.Find(src.Dir)
 	if pl.svc, err = settle(src.Name, b.Image, req); err != nil {
@@ -52,7 +53,7 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 		return nil, err
 	}
 	if pl.svc.health != nil && req.Format != imagespec.FormatDocker {
-		fmt.Fprintln(env.Log, "note: podman ignores the HEALTHCHECK of an OCI image (docker keeps it): --format docker keeps it for both")
+		env.Shared.note(env.Log, "podman ignores the HEALTHCHECK of an OCI image (docker keeps it): --format docker keeps it for both")
 	}
 	if req.Format == imagespec.FormatDocker && len(pl.svc.annotations) > 0 {
 		return nil, fmt.Errorf("--format docker: a Docker manifest holds no annotations, and the settings or flags give some: use labels, or --format oci")
@@ -66,7 +67,7 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 	if err := pl.render(b, found); err != nil {
 		return nil, err
 	}
-	if pl.base, err = env.Bases.resolve(pl.baseSpec(), func(spec string) (*base.Base, error) {
+	if pl.base, err = env.Shared.resolve(pl.baseSpec(), func(spec string) (*base.Base, error) {
 		return base.Resolve(ctx, spec, base.Options{
 			Cache: env.Cache, Registry: env.Registry, Builtin: pl.builtinBase(), Log: env.Log,
 		})
@@ -194,31 +195,53 @@ func (pl *Planned) render(b koconfig.Build, found bool) error {
 	return nil
 }
 
-// Bases keeps the bases a run resolved, so that services built on one
-// base in one run resolve, verify and lay it once. The zero value is
-// ready; a nil *Bases keeps nothing.
-type Bases struct {
-	mu sync.Mutex
-	m  map[string]*base.Base
+// Shared is what the services of one run share: the bases resolved, so
+// that services built on one base resolve, verify and lay it once, and the
+// notes written, so that a note true of several services is written once.
+// The zero value is ready; a nil *Shared shares nothing.
+type Shared struct {
+	mu    sync.Mutex // held while a base resolves
+	bases map[string]*base.Base
+
+	notesMu sync.Mutex
+	notes   map[string]bool
 }
 
 // resolve returns the base spec names, resolved once.
-func (b *Bases) resolve(spec string, resolve func(string) (*base.Base, error)) (*base.Base, error) {
-	if b == nil {
+func (s *Shared) resolve(spec string, resolve func(string) (*base.Base, error)) (*base.Base, error) {
+	if s == nil {
 		return resolve(spec)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if got, ok := b.m[spec]; ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if got, ok := s.bases[spec]; ok {
 		return got, nil
 	}
 	got, err := resolve(spec)
 	if err != nil {
 		return nil, err
 	}
-	if b.m == nil {
-		b.m = map[string]*base.Base{}
+	if s.bases == nil {
+		s.bases = map[string]*base.Base{}
 	}
-	b.m[spec] = got
+	s.bases[spec] = got
 	return got, nil
+}
+
+// note writes "note: " and the formatted text to w, unless it was written
+// in this run already.
+func (s *Shared) note(w io.Writer, format string, args ...any) {
+	line := fmt.Sprintf("note: "+format+"\n", args...)
+	if s != nil {
+		s.notesMu.Lock()
+		defer s.notesMu.Unlock()
+		if s.notes[line] {
+			return
+		}
+		if s.notes == nil {
+			s.notes = map[string]bool{}
+		}
+		s.notes[line] = true
+	}
+	_, _ = io.WriteString(w, line)
 }

@@ -38,7 +38,7 @@ func (o Options) checkSeveral() error {
 // checked before anything is compiled. env must have its scratch
 // directory.
 func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env) ([]*build.Planned, error) {
-	env.Bases = &build.Bases{}
+	env.Shared = &build.Shared{}
 	req := o.Build
 	req.RepoIsParent = o.Several() && req.Repo != ""
 	plans := make([]*build.Planned, len(srcs))

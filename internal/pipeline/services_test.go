@@ -1,12 +1,14 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -208,4 +210,43 @@ func TestBuildSeveralLayoutsAgain(t *testing.T) {
 	}
 	_, err = o.build(context.Background())
 	checkOneLine(t, err, "not an OCI image layout")
+}
+
+// TestSeveralServicesNoteOnce: a note true of every service of a run is
+// written once, not once a service.
+func TestSeveralServicesNoteOnce(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	settings := "builds:\n"
+	for _, n := range []string{"api", "worker", "admin"} {
+		settings += "- main: ./cmd/" + n + "\n  builder:\n    healthcheck: {command: [healthcheck]}\n"
+	}
+	root := fleet(t, map[string]string{".ko.yaml": settings}, "api", "worker", "admin")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	var log lockedBuffer
+	o.env.Log = &log
+	if _, err := pipelinePublish(o); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if n := strings.Count(log.String(), "podman ignores the HEALTHCHECK"); n != 1 {
+		t.Errorf("the HEALTHCHECK note was written %d times, want once:\n%s", n, log.String())
+	}
+}
+
+// lockedBuffer is a buffer several goroutines write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

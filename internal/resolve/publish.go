@@ -17,7 +17,7 @@ import (
 // scratch directory, then builds them all, their binaries compiled
 // together (see build.All).
 func buildAll(ctx context.Context, images []*image, o Options, env build.Env) error {
-	env.Bases = &build.Bases{}
+	env.Shared = &build.Shared{}
 	plans := make([]*build.Planned, len(images))
 	for i, im := range images {
 		e, err := env.ServiceScratch(i)
