@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/buildercli/builder/internal/base"
 	"github.com/buildercli/builder/internal/build"
@@ -110,6 +111,20 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&o.CacheRepo, "cache-repo", os.Getenv("BUILDER_CACHE_REPO"), "registry repository that shares the Go build cache between runners, e.g. ghcr.io/acme/cache/go (default $BUILDER_CACHE_REPO; see README)")
 }
 
+// terminalWidth is the width of the terminal w is, 0 when it is none or
+// does not say.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
+}
+
 // environment is what a build takes from the environment it runs in.
 func environment(log io.Writer, client registry.Client) build.Env {
 	env := build.Env{
@@ -121,7 +136,7 @@ func environment(log io.Writer, client registry.Client) build.Env {
 		Registry:        client,
 		BuilderVersion:  builderVersion(),
 		Log:             log,
-		Progress:        &gobuild.Progress{W: log, Live: isTerminal(log)},
+		Progress:        &gobuild.Progress{W: log, Live: isTerminal(log), Width: terminalWidth(log)},
 	}
 	if self, err := os.Executable(); err == nil {
 		env.Self = self

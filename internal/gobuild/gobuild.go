@@ -115,7 +115,8 @@ func Build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := run(ctx, opts.Dir, env, Args(opts), []string{opts.Package}, label(opts), opts.Progress); err != nil {
+	unit := Unit{Name: label(opts), ImportPath: opts.ImportPath}
+	if err := run(ctx, opts.Dir, env, Args(opts), []string{opts.Package}, unit.Name, []Unit{unit}, opts.Progress); err != nil {
 		return err
 	}
 	return CheckStatic(opts.Output)
@@ -131,14 +132,15 @@ func label(opts Options) string {
 
 // run runs go with args in dir, with -v so that progress can count the
 // packages compiled; what go prints but those names is kept for a
-// CompileError. pkgs are the packages built, for progress's total.
-func run(ctx context.Context, dir string, env, args, pkgs []string, what string, p *Progress) error {
+// CompileError. pkgs are the packages built, as go build is given them,
+// and units the same as progress names them.
+func run(ctx context.Context, dir string, env, args, pkgs []string, what string, units []Unit, p *Progress) error {
 	args = append([]string{args[0], "-v"}, args[1:]...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = env
 	var out bytes.Buffer
-	w := p.start(ctx, what, dir, env, args, pkgs, &out)
+	w := p.start(ctx, what, units, dir, env, args, pkgs, &out)
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	w.finish(err == nil)

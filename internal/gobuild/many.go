@@ -175,8 +175,10 @@ func buildTogether(ctx context.Context, opts []Options) error {
 	args := buildArgs(first.Flags)
 	pkgs := make([]string, len(opts))
 	imports := make([]string, len(opts))
+	units := make([]Unit, len(opts))
 	for i, o := range opts {
 		pkgs[i], imports[i] = o.Package, o.ImportPath
+		units[i] = Unit{Name: execName(o.ImportPath), ImportPath: o.ImportPath}
 		if o.Ldflags != "" {
 			// A pattern gives each package its own: the link of a main
 			// package uses those of the last pattern it matches.
@@ -190,7 +192,7 @@ func buildTogether(ctx context.Context, opts []Options) error {
 		_ = os.Link(o.Output, filepath.Join(tmp, execName(o.ImportPath)))
 	}
 	what := fmt.Sprintf("%d services", len(opts))
-	if err := run(ctx, first.Dir, env, args, pkgs, what, first.Progress); err != nil {
+	if err := run(ctx, first.Dir, env, args, pkgs, what, units, first.Progress); err != nil {
 		var ce *CompileError
 		if errors.As(err, &ce) {
 			ce.Package = strings.Join(imports, ", ")

@@ -202,6 +202,66 @@ func TestProgressCountsPackagesCompiled(t *testing.T) {
 	t.Logf("compiled %d of %d packages", done, total)
 }
 
+// TestProgressPerService: on a terminal, a build of several services shows
+// each with the packages it needs, as go list -deps counts them for that
+// service alone.
+func TestProgressPerService(t *testing.T) {
+	dir := services(t, "api")
+	// worker needs less than api: os, not fmt, and no library.
+	worker := "package main\n\nimport \"os\"\n\nvar version = \"unset\"\n\nfunc main() { os.Stdout.WriteString(version) }\n"
+	if err := os.MkdirAll(filepath.Join(dir, "cmd", "worker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cmd", "worker", "main.go"), []byte(worker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, n := range []string{"api", "worker"} {
+		cmd := exec.Command("go", "list", "-deps", "./cmd/"+n)
+		cmd.Dir, cmd.Env = dir, buildEnv()
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		want[n] = strings.Count(string(out), "\n")
+	}
+	if want["worker"] >= want["api"] {
+		t.Fatalf("go list: worker needs %d packages, api %d; the test wants worker to need fewer", want["worker"], want["api"])
+	}
+
+	all := fleetOptions(t, dir, t.TempDir(), "api", "worker")
+	var log bytes.Buffer
+	progress := &gobuild.Progress{W: &log, Live: true, Delay: time.Nanosecond, Every: time.Hour}
+	// A cold build cache: the standard library is compiled too.
+	cache := "GOCACHE=" + t.TempDir()
+	for i := range all {
+		all[i].Env = append(all[i].Env, cache)
+		all[i].Progress = progress
+	}
+	if _, err := gobuild.BuildMany(context.Background(), all, true); err != nil {
+		t.Fatalf("BuildMany: %v", err)
+	}
+	var live []string
+	for _, l := range strings.Split(strings.ReplaceAll(log.String(), "\r\033[K", "\n"), "\n") {
+		if strings.HasPrefix(l, "compiling ") {
+			live = append(live, l)
+		}
+	}
+	line := regexp.MustCompile(`^compiling api (\d+)/(\d+), worker (\d+)/(\d+) packages$`)
+	if len(live) == 0 || !line.MatchString(live[0]) || !line.MatchString(live[len(live)-1]) {
+		t.Fatalf("progress:\n%q\nwant lines naming each service with its packages", log.String())
+	}
+	first, last := line.FindStringSubmatch(live[0]), line.FindStringSubmatch(live[len(live)-1])
+	if first[2] != strconv.Itoa(want["api"]) || first[4] != strconv.Itoa(want["worker"]) {
+		t.Errorf("totals api %s, worker %s; go list -deps counts %d and %d", first[2], first[4], want["api"], want["worker"])
+	}
+	apiDone, _ := strconv.Atoi(last[1])
+	workerDone, _ := strconv.Atoi(last[3])
+	if apiDone > want["api"] || workerDone > want["worker"] || workerDone >= apiDone || workerDone == 0 {
+		t.Errorf("last line %q: want worker, which needs less, to count fewer than api, and neither more than it needs", live[len(live)-1])
+	}
+}
+
 // TestBuildManyReusesIntactBinaries checks that a change that leaves the
 // binaries as they were (a comment) relinks nothing: go build finds the
 // binaries builder left in place current. A binary that is not what its

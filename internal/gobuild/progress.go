@@ -9,18 +9,23 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Progress shows what the compiler does while a build runs long: the
 // packages compiled so far (go build -v names each as it is compiled). On a
-// terminal (Live) one line is redrawn, naming every build running at once,
-// with the packages the build needs (go list -deps, asked once the build
-// has run for Delay); elsewhere, as in CI, a plain line is written every
-// Every, without the total, which would cost the compiler a core for a
-// moment. A build shorter than Delay shows nothing.
+// terminal (Live) one line is redrawn, naming every build running at once
+// and, in a build of several services, each service, with the packages
+// each needs (go list, asked once the build has run for Delay); elsewhere,
+// as in CI, a plain line is written every Every, without the totals, which
+// would cost the compiler a core for a moment. A build shorter than Delay
+// shows nothing.
 type Progress struct {
 	W    io.Writer
 	Live bool
+	// Width, when set, is the terminal's: a live line is cut to fit, as
+	// a line that wraps cannot be redrawn.
+	Width int
 	// Delay is how long a build runs before it is shown; DefaultDelay
 	// when 0. Every is the time between plain lines; DefaultEvery when 0.
 	Delay, Every time.Duration
@@ -36,41 +41,57 @@ const (
 	DefaultEvery = 20 * time.Second
 )
 
+// Unit is a main package a build links, as progress names it: Name in a
+// line, ImportPath to find what it needs.
+type Unit struct {
+	Name, ImportPath string
+}
+
 // watcher follows one go build: it counts the package names -v prints and
 // keeps the rest of the output.
 type watcher struct {
 	p     *Progress
 	what  string
+	units []Unit
 	out   *bytes.Buffer
 	start time.Time
 
 	mu      sync.Mutex
 	partial []byte
 	done    int
-	total   int // 0 until go list answered
-	shown   bool
+	// On a terminal: the packages compiled so far, and what each unit
+	// needs, itself included (nil until go list answered).
+	compiled map[string]bool
+	needs    []map[string]bool
+	shown    bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
 // start returns the writer go build's output goes to, which keeps in out
-// what is not a package name. With p nil, it only filters.
-func (p *Progress) start(ctx context.Context, what, dir string, env, buildArgs, pkgs []string, out *bytes.Buffer) *watcher {
-	w := &watcher{p: p, what: what, out: out, start: time.Now(), stop: make(chan struct{})}
+// what is not a package name. With p nil, it only filters. what names the
+// build; units are the main packages it links, pkgs as go build is given
+// them.
+func (p *Progress) start(ctx context.Context, what string, units []Unit, dir string, env, buildArgs, pkgs []string, out *bytes.Buffer) *watcher {
+	w := &watcher{p: p, what: what, units: units, out: out, start: time.Now(), stop: make(chan struct{})}
 	if p == nil {
 		return w
+	}
+	if p.Live {
+		w.compiled = map[string]bool{}
 	}
 	w.wg.Add(1)
 	go w.follow(ctx, dir, env, listArgs(buildArgs, pkgs))
 	return w
 }
 
-// listArgs is the go list command line that names every package a build
-// with buildArgs needs: its flags that choose files (-tags, -mod…), then
-// the packages.
+// listArgs is the go list command line that prints, for each package a
+// build with buildArgs links, its import path and those of every package
+// it needs: the build's flags that choose files (-tags, -mod…), then the
+// packages.
 func listArgs(buildArgs, pkgs []string) []string {
-	args := []string{"list", "-deps", "-e", "-f", "{{.ImportPath}}"}
+	args := []string{"list", "-e", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}"}
 	for _, a := range buildArgs {
 		if strings.HasPrefix(a, "-tags=") || strings.HasPrefix(a, "-mod=") || strings.HasPrefix(a, "-modfile=") {
 			args = append(args, a)
@@ -105,7 +126,7 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 			case <-lctx.Done():
 			}
 		}()
-		w.countTotal(lctx, dir, env, list)
+		w.listNeeds(lctx, dir, env, list)
 		cancel()
 	}
 	w.p.add(w)
@@ -125,10 +146,10 @@ func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 	}
 }
 
-// countTotal asks go list how many packages the build needs. It costs
-// the compiler a core for a moment, so only a terminal, where someone
-// watches, gets it.
-func (w *watcher) countTotal(ctx context.Context, dir string, env, list []string) {
+// listNeeds asks go list which packages each unit needs. It costs the
+// compiler a core for a moment, so only a terminal, where someone watches,
+// gets it.
+func (w *watcher) listNeeds(ctx context.Context, dir string, env, list []string) {
 	cmd := exec.CommandContext(ctx, "go", list...)
 	cmd.Dir = dir
 	// go list needs no build cache; a cache program of its own would
@@ -138,11 +159,38 @@ func (w *watcher) countTotal(ctx context.Context, dir string, env, list []string
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	if out, err := cmd.Output(); err == nil {
-		w.mu.Lock()
-		w.total = bytes.Count(out, []byte("\n"))
-		w.mu.Unlock()
+	out, err := cmd.Output()
+	if err != nil {
+		return
 	}
+	// One line a package, in the order given; a unit is found by its
+	// import path where it has one.
+	var sets []map[string]bool
+	byPath := map[string]map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			set := make(map[string]bool, len(f))
+			for _, p := range f {
+				set[p] = true
+			}
+			sets = append(sets, set)
+			byPath[f[0]] = set
+		}
+	}
+	if len(sets) != len(w.units) {
+		return
+	}
+	needs := make([]map[string]bool, len(w.units))
+	for i, u := range w.units {
+		if needs[i] = sets[i]; u.ImportPath != "" {
+			if needs[i] = byPath[u.ImportPath]; needs[i] == nil {
+				return
+			}
+		}
+	}
+	w.mu.Lock()
+	w.needs = needs
+	w.mu.Unlock()
 }
 
 // finish stops following; a build that was shown gets a last line.
@@ -177,20 +225,38 @@ func (w *watcher) line(l []byte) {
 	if s != "" && !strings.ContainsAny(s, " \t:#") {
 		w.mu.Lock()
 		w.done++
+		if w.compiled != nil {
+			w.compiled[s] = true
+		}
 		w.mu.Unlock()
 		return
 	}
 	w.out.Write(l)
 }
 
-// status is the watcher's part of a progress line.
+// status is the watcher's part of a progress line: the packages compiled,
+// of those each unit needs once go list has answered.
 func (w *watcher) status() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.total > 0 {
-		return fmt.Sprintf("%s %d/%d packages", w.what, min(w.done, w.total), w.total)
+	if w.needs == nil {
+		return fmt.Sprintf("%s %d packages", w.what, w.done)
 	}
-	return fmt.Sprintf("%s %d packages", w.what, w.done)
+	parts := make([]string, len(w.units))
+	for i, u := range w.units {
+		done := 0
+		for p := range w.compiled {
+			if w.needs[i][p] {
+				done++
+			}
+		}
+		name := u.Name
+		if len(w.units) == 1 {
+			name = w.what
+		}
+		parts[i] = fmt.Sprintf("%s %d/%d", name, done, len(w.needs[i]))
+	}
+	return strings.Join(parts, ", ") + " packages"
 }
 
 func (p *Progress) add(w *watcher) {
@@ -211,9 +277,9 @@ func (p *Progress) show() {
 	for i, w := range p.active {
 		parts[i] = w.status()
 	}
-	line := "compiling " + strings.Join(parts, ", ")
+	line := "compiling " + strings.Join(parts, "; ")
 	if p.Live {
-		fmt.Fprintf(p.W, "\r\033[K%s", line)
+		fmt.Fprintf(p.W, "\r\033[K%s", fit(line, p.Width))
 		p.drawn = true
 		return
 	}
@@ -245,4 +311,13 @@ func (p *Progress) remove(w *watcher, ok bool) {
 	done := w.done
 	w.mu.Unlock()
 	fmt.Fprintf(p.W, "%s %s: %d packages in %s\n", verb, w.what, done, time.Since(w.start).Round(100*time.Millisecond))
+}
+
+// fit cuts line to width runes, ending it with "…"; width 0 leaves it.
+func fit(line string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(line) < width {
+		return line
+	}
+	r := []rune(line)
+	return string(r[:width-2]) + "…"
 }
