@@ -19,6 +19,9 @@ type sample struct {
 	uploaded int64   // layer and config bytes the registry received
 	rss      float64 // builder's own peak RSS in MB, when it reports one
 	ref      string  // what was pushed, REPO@DIGEST, when known
+	// cpu is the user and system time of the process and of the
+	// processes it waited for (the compiler, the linker).
+	cpu time.Duration
 }
 
 // tool is one way of doing a scenario.
@@ -254,6 +257,9 @@ func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, nam
 	start := time.Now()
 	err := c.Run()
 	s := sample{took: time.Since(start), uploaded: e.counter.bytes(repo)}
+	if c.ProcessState != nil {
+		s.cpu = c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return sample{}, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
