@@ -36,6 +36,9 @@ func packageName(dir string) (string, error) {
 // importDir returns the directory of the package at importPath: in the
 // module that holds the current directory, else where `go list` finds it.
 func importDir(ctx context.Context, importPath string) (string, error) {
+	if metaPatterns[importPath] {
+		return "", fmt.Errorf("%s is a go package pattern, not a package: give the directory or import path of a main package, or DIR/... for every main package under DIR", importPath)
+	}
 	if err := module.CheckImportPath(importPath); err != nil {
 		return "", fmt.Errorf("%s is neither a directory nor an import path: give the directory or import path of a main package", importPath)
 	}
@@ -59,8 +62,16 @@ func importDir(ctx context.Context, importPath string) (string, error) {
 		}
 		return "", fmt.Errorf("finding package %s: %s", importPath, msg)
 	}
-	return strings.TrimSpace(string(out)), nil
+	dir := strings.TrimSpace(string(out))
+	if strings.Contains(dir, "\n") {
+		return "", fmt.Errorf("%s names several packages: give the directory or import path of one main package, or DIR/... for every main package under DIR", importPath)
+	}
+	return dir, nil
 }
+
+// metaPatterns are the go command's names for sets of packages, which
+// go list would expand.
+var metaPatterns = map[string]bool{"all": true, "std": true, "cmd": true, "tool": true, "work": true}
 
 // findDefault returns the package a build without an argument is for: the
 // only build of .ko.yaml, else the only main package of the module that

@@ -81,6 +81,9 @@ func TestFindErrors(t *testing.T) {
 		{"/no/such/dir", "is not a directory"},
 		{"github.com/acme/shop/nope", "finding package github.com/acme/shop/nope"},
 		{"not a path!", "neither a directory nor an import path"},
+		// go's names for sets of packages are not packages.
+		{"std", "std is a go package pattern, not a package"},
+		{"all", "all is a go package pattern, not a package"},
 	} {
 		t.Run(tc.arg, func(t *testing.T) {
 			_, err := source.Find(context.Background(), tc.arg, "")
