@@ -145,8 +145,12 @@ func run(ctx context.Context, dir string, env, args, pkgs []string, what string,
 	err := cmd.Run()
 	w.finish(err == nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Killed for it: the signal it died of says nothing more.
+			return fmt.Errorf("go build interrupted: %w", ctx.Err())
+		}
 		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) && ctx.Err() == nil {
+		if errors.As(err, &exitErr) {
 			return &CompileError{Package: what, Output: out.String(), Err: err}
 		}
 		return fmt.Errorf("running go build: %w", err)

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -232,6 +233,23 @@ func TestBuildErrorsBeforeCompiling(t *testing.T) {
 				t.Errorf("output after a failed build: stat = %v, want not exist", err)
 			}
 		})
+	}
+}
+
+// TestBuildInterrupted: a build stopped part way says it was interrupted,
+// not what signal go died of, and leaves no output.
+func TestBuildInterrupted(t *testing.T) {
+	opts := gobuild.Options{Dir: module(t, versionMain), Package: ".", Platform: hostPlatform(t),
+		// A cold build cache: the compile runs long enough to be stopped.
+		Env: append(buildEnv(), "GOCACHE="+t.TempDir()), Output: filepath.Join(t.TempDir(), "tiny")}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := gobuild.Build(ctx, opts)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "go build interrupted") {
+		t.Fatalf("Build = %v, want it interrupted", err)
+	}
+	if _, err := os.Stat(opts.Output); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("output after an interrupted build: stat = %v, want not exist", err)
 	}
 }
 
