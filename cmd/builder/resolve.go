@@ -5,7 +5,9 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/resolve"
@@ -32,12 +34,19 @@ from --repo, else $KO_DOCKER_REPO, else $BUILDER_REPO. Each package's image
 settings come from its .ko.yaml, as with build; the version is --tag, else
 git describe. Bad input (a file that cannot be read, YAML that does not
 parse, a path that is no main package) fails on one line naming the file and
-document, before anything is built or pushed.`,
+document, before anything is built or pushed.
+
+--cache-repo (or $BUILDER_CACHE_REPO) shares the Go build cache between CI
+runners through a registry repository, as with publish. Whoever can push to
+that repository can influence builds: see README "Shared Go build cache".`,
 		Example: `  # Resolve a directory of manifests and apply them
   builder resolve -f k8s/ --repo ghcr.io/acme | kubectl apply -f -
 
   # The same file works with ko resolve
-  KO_DOCKER_REPO=localhost:5000/dev builder resolve -f deploy.yaml > resolved.yaml`,
+  KO_DOCKER_REPO=localhost:5000/dev builder resolve -f deploy.yaml > resolved.yaml
+
+  # On a CI runner that shares the Go build cache with the others
+  builder resolve -f k8s/ --repo ghcr.io/acme --cache-repo ghcr.io/acme/cache/go > resolved.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Repo = firstSet(o.Repo, os.Getenv("KO_DOCKER_REPO"), os.Getenv("BUILDER_REPO"))
@@ -57,5 +66,15 @@ document, before anything is built or pushed.`,
 	f.StringVar(&provenance, "provenance", "", "none: attach no provenance to the images")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
 	f.IntVar(&o.Jobs, "jobs", 4, "images pushed at a time (all are built together)")
+	addCacheRepoFlag(f, &o.CacheRepo)
 	return cmd
+}
+
+// addCacheRepoFlag binds build's and publish's --cache-repo, its help and
+// its $BUILDER_CACHE_REPO default, to repo.
+func addCacheRepoFlag(f *pflag.FlagSet, repo *string) {
+	image := pflag.NewFlagSet("image", pflag.ContinueOnError)
+	addImageFlags(image, &pipeline.Options{})
+	cr := image.Lookup("cache-repo")
+	f.StringVar(repo, cr.Name, cr.DefValue, cr.Usage)
 }

@@ -14,11 +14,15 @@ import (
 	"github.com/buildercli/builder/internal/source"
 )
 
-// goCache is the Go build cache a run shares through a registry
+// GoCache is the Go build cache a run shares through a registry
 // repository (--cache-repo): checked while the run plans, its entries for
 // this kind of build fetched ahead of the compiler, used by go build
-// through its cache program, and fed with the new outputs after.
-type goCache struct {
+// through its cache program, and fed with the new outputs after. A nil
+// GoCache is none: its methods do nothing. Build and publish use it, and
+// so do the later stages that compile (resolve): CheckCacheRepo first,
+// then StartGoCache before planning, Program for build.All, Share once
+// compiled, and Cancel when the run returns.
+type GoCache struct {
 	store    gocache.Store
 	checked  chan error
 	stop     context.CancelFunc
@@ -30,10 +34,16 @@ type prefetched struct {
 	err error
 }
 
-// startGoCache starts checking the shared Go build cache at repo, then
+// CheckCacheRepo checks the --cache-repo name repo ("" for none) and that
+// env.Self can serve it, before anything is read or built.
+func CheckCacheRepo(repo string, env build.Env) error {
+	return Options{CacheRepo: repo}.checkCacheRepo(env)
+}
+
+// StartGoCache starts checking the shared Go build cache at repo, then
 // prefetching the entries the last build of srcs for platform used; nil
 // when repo is "". env must have its scratch directory.
-func startGoCache(ctx context.Context, repo string, srcs []source.Package, platform string, env build.Env) *goCache {
+func StartGoCache(ctx context.Context, repo string, srcs []source.Package, platform string, env build.Env) *GoCache {
 	if repo == "" {
 		return nil
 	}
@@ -41,7 +51,7 @@ func startGoCache(ctx context.Context, repo string, srcs []source.Package, platf
 	if dir == "" {
 		dir = filepath.Join(env.Cache.Scratch, "gocache")
 	}
-	g := &goCache{
+	g := &GoCache{
 		store:    gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform, env.HostArch)},
 		checked:  make(chan error, 1),
 		prefetch: make(chan prefetched, 1),
@@ -92,17 +102,17 @@ func goCacheProgSupported(ctx context.Context, env build.Env) error {
 	return nil
 }
 
-// cancel stops what the cache still does for a run that ends early.
-func (g *goCache) cancel() {
+// Cancel stops what the cache still does for a run that ends early.
+func (g *GoCache) Cancel() {
 	if g != nil {
 		g.stop()
 	}
 }
 
-// program waits for the check and returns the GOCACHEPROG go build runs
+// Program waits for the check and returns the GOCACHEPROG go build runs
 // with: the shared cache when it answered; else "", go's own cache, with
 // one note.
-func (g *goCache) program(env build.Env) string {
+func (g *GoCache) Program(env build.Env) string {
 	if g == nil {
 		return ""
 	}
@@ -114,11 +124,11 @@ func (g *goCache) program(env build.Env) string {
 	return gocache.Command(env.Self, g.store, env.Registry.Insecure)
 }
 
-// share ends the prefetch, prints what the cache noted, and starts
+// Share ends the prefetch, prints what the cache noted, and starts
 // uploading the outputs the build made and the index of what it used; the
 // returned function waits for the upload and says how it went. A failed
 // upload only costs the next runner its hits.
-func (g *goCache) share(ctx context.Context, env build.Env) func() {
+func (g *GoCache) Share(ctx context.Context, env build.Env) func() {
 	if g == nil {
 		return func() {}
 	}
@@ -158,3 +168,13 @@ func (g *goCache) share(ctx context.Context, env build.Env) func() {
 		}
 	}
 }
+
+// build.go and publish.go name the shared cache's calls thus.
+
+func startGoCache(ctx context.Context, repo string, srcs []source.Package, platform string, env build.Env) *GoCache {
+	return StartGoCache(ctx, repo, srcs, platform, env)
+}
+
+func (g *GoCache) cancel()                                         { g.Cancel() }
+func (g *GoCache) program(env build.Env) string                    { return g.Program(env) }
+func (g *GoCache) share(ctx context.Context, env build.Env) func() { return g.Share(ctx, env) }

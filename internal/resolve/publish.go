@@ -9,14 +9,16 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
 )
 
 // buildAll plans every image, each in a directory of its own under env's
 // scratch directory, then builds them all, their binaries compiled
-// together (see build.All).
-func buildAll(ctx context.Context, images []*image, o Options, env build.Env) error {
+// together (see build.All) with the shared Go build cache when there is
+// one.
+func buildAll(ctx context.Context, images []*image, o Options, env build.Env, shared *pipeline.GoCache) error {
 	env.Shared = &build.Shared{}
 	plans := make([]*build.Planned, len(images))
 	for i, im := range images {
@@ -30,7 +32,7 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env) er
 			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
 		}
 	}
-	built, err := build.All(ctx, plans, "")
+	built, err := build.All(ctx, plans, shared.Program(env))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/source"
 )
 
@@ -29,6 +30,10 @@ type Options struct {
 	// Jobs is how many images are pushed at a time; 4 when 0. (They are
 	// built together: see build.All.)
 	Jobs int
+	// CacheRepo, when set, is a registry repository that shares the Go
+	// build cache between runners, as publish's (see pipeline.GoCache);
+	// env.Self serves it.
+	CacheRepo string
 }
 
 // image is one distinct main package the YAML names, and what became of it.
@@ -60,6 +65,9 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 	if err := o.Build.Validate(); err != nil {
 		return err
 	}
+	if err := pipeline.CheckCacheRepo(o.CacheRepo, env); err != nil {
+		return err
+	}
 	files, err := readInputs(o.Files, stdin)
 	if err != nil {
 		return err
@@ -74,9 +82,16 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 		return err
 	}
 	defer done()
-	if err := buildAll(ctx, images, o, env); err != nil {
+	if len(images) == 0 {
+		o.CacheRepo = "" // nothing compiles: the shared cache is not asked
+	}
+	shared := pipeline.StartGoCache(ctx, o.CacheRepo, sources(images), o.Build.Platform, env)
+	defer shared.Cancel()
+	if err := buildAll(ctx, images, o, env, shared); err != nil {
 		return err
 	}
+	// The new outputs are shared while the images are pushed.
+	defer shared.Share(ctx, env)()
 	if err := pushAll(ctx, images, o.jobs(), env); err != nil {
 		return err
 	}
@@ -96,6 +111,15 @@ func (o Options) jobs() int {
 		return 4
 	}
 	return o.Jobs
+}
+
+// sources are the main packages of images, in order.
+func sources(images []*image) []source.Package {
+	srcs := make([]source.Package, len(images))
+	for i, im := range images {
+		srcs[i] = im.src
+	}
+	return srcs
 }
 
 // locate finds the main package of each distinct path rs name, in the
