@@ -108,7 +108,13 @@ func addImageFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&o.OCILayout, "oci-layout", "", "write into the OCI image layout in this directory")
 	f.StringVar(&o.SBOM, "sbom", "", "write each image's SPDX 2.3 SBOM to this file (publish also attaches it; \"none\": no SBOM)")
 	f.StringVar(&o.Provenance, "provenance", "", "write the SLSA provenance statement to this file (publish also attaches it; \"none\": none)")
-	f.StringVar(&o.CacheRepo, "cache-repo", os.Getenv("BUILDER_CACHE_REPO"), "registry repository that shares the Go build cache between runners, e.g. ghcr.io/acme/cache/go (default $BUILDER_CACHE_REPO; see README)")
+	addCacheRepoFlag(f, &o.CacheRepo)
+}
+
+// addCacheRepoFlag binds --cache-repo, which build, publish and resolve
+// take, to repo.
+func addCacheRepoFlag(f *pflag.FlagSet, repo *string) {
+	f.StringVar(repo, "cache-repo", os.Getenv("BUILDER_CACHE_REPO"), "registry repository that shares the Go build cache between runners, e.g. ghcr.io/acme/cache/go (default $BUILDER_CACHE_REPO; see README)")
 }
 
 // terminalWidth is the width of the terminal w is, 0 when it is none or

@@ -5,9 +5,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/resolve"
@@ -68,13 +66,4 @@ that repository can influence builds: see README "Shared Go build cache".`,
 	f.IntVar(&o.Jobs, "jobs", 4, "images pushed at a time (all are built together)")
 	addCacheRepoFlag(f, &o.CacheRepo)
 	return cmd
-}
-
-// addCacheRepoFlag binds build's and publish's --cache-repo, its help and
-// its $BUILDER_CACHE_REPO default, to repo.
-func addCacheRepoFlag(f *pflag.FlagSet, repo *string) {
-	image := pflag.NewFlagSet("image", pflag.ContinueOnError)
-	addImageFlags(image, &pipeline.Options{})
-	cr := image.Lookup("cache-repo")
-	f.StringVar(repo, cr.Name, cr.DefValue, cr.Usage)
 }

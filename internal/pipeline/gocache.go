@@ -168,13 +168,3 @@ func (g *GoCache) Share(ctx context.Context, env build.Env) func() {
 		}
 	}
 }
-
-// build.go and publish.go name the shared cache's calls thus.
-
-func startGoCache(ctx context.Context, repo string, srcs []source.Package, platform string, env build.Env) *GoCache {
-	return StartGoCache(ctx, repo, srcs, platform, env)
-}
-
-func (g *GoCache) cancel()                                         { g.Cancel() }
-func (g *GoCache) program(env build.Env) string                    { return g.Program(env) }
-func (g *GoCache) share(ctx context.Context, env build.Env) func() { return g.Share(ctx, env) }

@@ -91,8 +91,8 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		return nil, err
 	}
 	defer done()
-	shared := startGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
-	defer shared.cancel()
+	shared := StartGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
+	defer shared.Cancel()
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
 	var targets []*target
@@ -127,12 +127,12 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		}
 	}
 	env.Trace.Mark("list tags")
-	built, err := build.All(ctx, plans, shared.program(env))
+	built, err := build.All(ctx, plans, shared.Program(env))
 	if err != nil {
 		return nil, err
 	}
 	// The new outputs are shared while the images are pushed and tagged.
-	defer shared.share(ctx, env)()
+	defer shared.Share(ctx, env)()
 	for i, t := range targets {
 		if t.cur, err = t.current(); err != nil {
 			return nil, err
