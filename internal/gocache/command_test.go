@@ -59,9 +59,14 @@ func TestCommand(t *testing.T) {
 			[]string{"/opt/b", "gocacheprog", "--dir", `/tmp/a "b"`}},
 		{"tab and empty", "/opt/b\tc", Store{Dir: ""}, nil,
 			[]string{"/opt/b\tc", "gocacheprog", "--dir", ""}},
+		{"run", "/opt/b", Store{Dir: "/c", Repo: "r.lan/c", Run: "0a1b"}, nil,
+			[]string{"/opt/b", "gocacheprog", "--dir", "/c", "--repo", "r.lan/c", "--run", "0a1b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := Command(tc.exe, tc.s, tc.insecure)
+			cmd, err := Command(tc.exe, tc.s, tc.insecure)
+			if err != nil {
+				t.Fatalf("Command: %v", err)
+			}
 			got, err := split(cmd)
 			if err != nil {
 				t.Fatalf("splitting %q: %v", cmd, err)
@@ -70,5 +75,19 @@ func TestCommand(t *testing.T) {
 				t.Errorf("split(Command()) of %q (-want +got):\n%s", cmd, diff)
 			}
 		})
+	}
+}
+
+// TestCommandBothQuotes: a path holding both kinds of quote cannot be
+// given to the go command, and says so rather than run something else.
+func TestCommandBothQuotes(t *testing.T) {
+	for _, s := range []Store{{Dir: `/tmp/it's "here"`}, {Dir: "/c", Repo: `r/it's"`}} {
+		cmd, err := Command("/opt/b", s, nil)
+		if err == nil || !strings.Contains(err.Error(), "both kinds of quote") {
+			t.Errorf("Command(%+v) = %q, %v; want it refused", s, cmd, err)
+		}
+	}
+	if _, err := Command(`/opt/it's "b"`, Store{Dir: "/c"}, nil); err == nil {
+		t.Error("an executable holding both quotes was not refused")
 	}
 }

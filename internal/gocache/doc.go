@@ -20,7 +20,7 @@
 // manifest GET and one blob GET. The first failure to reach Repo
 // (connection refused, timeout, 401/403, 5xx) turns it off for the rest of
 // that Serve, and for the Serves that start while its note waits (the
-// other go commands of one build), leaving a note for TakeNotes: the build
+// other go commands of one build, Store.Run), leaving a note for TakeNotes: the build
 // goes on with the local cache alone, and never fails because of the
 // registry. Each request has a deadline of a few seconds and is not
 // retried, so a stalled registry costs one deadline.
@@ -28,8 +28,9 @@
 // # Prefetch
 //
 // A Serve with Repo set lists, in used/, the actions the go command asked
-// for, in the order it first did. Upload, when Store.Index names the kind
-// of build, merges these lists and puts them in Repo as an index: tag
+// for, in the order it first did, under its run's name (Store.Run), as it
+// names its notes: runs sharing Dir at once keep both apart. Upload, when
+// Store.Index names the kind of build, merges its run's lists and puts them in Repo as an index: tag
 // IndexTag(Index), an OCI image manifest of artifactType
 // IndexArtifactType with the empty config and one layer of media type
 // IndexMediaType (the action IDs in hex, one a line, gzipped), the

@@ -123,8 +123,12 @@ func goBuild(t *testing.T, dir string, s Store) build {
 			env = append(env, kv)
 		}
 	}
+	prog, err := Command(exe, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env = append(env, "GOENV=off", "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local", "GOPROXY=off", "CGO_ENABLED=0",
-		"GOCACHE="+filepath.Join(tmp, "gocache"), "GOCACHEPROG="+Command(exe, s, nil))
+		"GOCACHE="+filepath.Join(tmp, "gocache"), "GOCACHEPROG="+prog)
 	cmd := exec.Command("go", "build", "-v", "-trimpath", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = env

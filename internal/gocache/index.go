@@ -52,7 +52,7 @@ var (
 	maxIndexBlob int64 = 32 << 20
 )
 
-const usedDir = "used" // used/TIME-RANDOM: the actions a Serve used, for Upload
+const usedDir = "used" // used/RUN.TIME-RANDOM: the actions a Serve of RUN used, for Upload
 
 // prefetchJobs is how many entries a Prefetch fetches at once.
 var prefetchJobs = 16
@@ -87,9 +87,9 @@ func (u *usedLog) add(action string) {
 	}
 }
 
-// save writes the actions to a new file under used/, once. A failure
-// costs the next Prefetch its order, no more: it is not reported.
-func (u *usedLog) save(d disk) {
+// save writes the actions to a new file of run's under used/, once. A
+// failure costs the next Prefetch its order, no more: it is not reported.
+func (u *usedLog) save(d disk, run string) {
 	if u == nil {
 		return
 	}
@@ -101,21 +101,21 @@ func (u *usedLog) save(d disk) {
 	u.saved = true
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	// Names sort as the Serves closed.
-	name := fmt.Sprintf("%020d-%s", time.Now().UnixNano(), hex.EncodeToString(rnd[:]))
+	// A run's names sort as its Serves closed.
+	name := fmt.Sprintf("%s.%020d-%s", run, time.Now().UnixNano(), hex.EncodeToString(rnd[:]))
 	_ = writeAtomic(filepath.Join(d.dir, usedDir, name), []byte(strings.Join(u.order, "\n")+"\n"))
 }
 
-// readUsed merges the used/ files there now, oldest first, each action
+// readUsed merges run's used/ files there now, oldest first, each action
 // once where it first appears, and returns them and the files' paths.
-func (d disk) readUsed() ([]string, []string) {
+func (d disk) readUsed(run string) ([]string, []string) {
 	ents, err := os.ReadDir(filepath.Join(d.dir, usedDir))
 	if err != nil {
 		return nil, nil
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), tmpPrefix) {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), tmpPrefix) && strings.HasPrefix(e.Name(), run+".") {
 			names = append(names, e.Name())
 		}
 	}
@@ -297,16 +297,14 @@ func (s Store) Prefetch(ctx context.Context) (PrefetchStats, error) {
 	if s.Repo == "" || s.Index == "" {
 		return st, nil
 	}
-	d, err := openDisk(s.Dir)
+	d, err := s.open()
 	if err != nil {
 		return st, err
 	}
-	if d.freshNote(time.Now()) {
+	if d.freshNote(s.Run, time.Now()) {
 		return st, nil
 	}
-	rc, err := newRemoteCache(s, func(err error) {
-		_ = d.note(fmt.Sprintf("the Go build cache at %s is off for this build: %v", s.Repo, err))
-	})
+	rc, err := newRemoteCache(s, s.noteOff(d))
 	if err != nil {
 		return st, err
 	}

@@ -65,6 +65,14 @@ func isHexID(s string) bool {
 // disk is Dir, made absolute: the go command wants absolute DiskPaths.
 type disk struct{ dir string }
 
+// open is s's disk, once s is checked.
+func (s Store) open() (disk, error) {
+	if _, err := hex.DecodeString(s.Run); err != nil {
+		return disk{}, fmt.Errorf("run %q: want a name in hex", s.Run)
+	}
+	return openDisk(s.Dir)
+}
+
 func openDisk(dir string) (disk, error) {
 	if dir == "" {
 		return disk{}, errors.New("no cache directory")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -252,5 +253,72 @@ func TestRemoteFailureNoteTurnsLaterServesOff(t *testing.T) {
 	checkHit(t, c.get(1, actionID("a")), []byte("the output"))
 	if err := c.close(2); err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestRunsSharingDirKeepApart: two runs at once on one Dir share its
+// entries, but one's failure note neither turns the other's Repo off nor
+// reaches its TakeNotes, and each Upload indexes only what its own run
+// used.
+func TestRunsSharingDirKeepApart(t *testing.T) {
+	r := registrytest.New(t, registrytest.Config{})
+	seed(t, r, map[string][]byte{"a": []byte("the output")})
+	a, b := remoteStore(t, r), remoteStore(t, r)
+	b.Dir = a.Dir
+	a.Run, b.Run = "aa01", "bb02"
+	a.Index, b.Index = "kind a", "kind b"
+
+	// a finds Repo failing and leaves its note.
+	r.Inject(registrytest.Fault{N: 1, Status: http.StatusServiceUnavailable})
+	c := startServe(t, a)
+	if res := c.get(1, actionID("a")); !res.Miss {
+		t.Fatalf("get answered %+v, want a miss", res)
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// b still asks Repo, and uses "a" and "b2"; a uses "a1".
+	c = startServe(t, b)
+	checkHit(t, c.get(1, actionID("a")), []byte("the output"))
+	if res := c.put(2, actionID("b2"), []byte("b's output")); res.Err != "" {
+		t.Fatalf("put: %s", res.Err)
+	}
+	if err := c.close(3); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	c = startServe(t, a)
+	if res := c.put(1, actionID("a1"), []byte("a's output")); res.Err != "" {
+		t.Fatalf("put: %s", res.Err)
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if notes := b.TakeNotes(); len(notes) != 0 {
+		t.Errorf("b took a's notes: %q", notes)
+	}
+	if notes := a.TakeNotes(); len(notes) != 1 {
+		t.Errorf("a's notes = %q, want its one", notes)
+	}
+	if _, err := b.Upload(context.Background()); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if _, err := a.Upload(context.Background()); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	for _, tc := range []struct {
+		s    Store
+		want []string
+	}{{a, hexIDs("a", "a1")}, {b, hexIDs("a", "b2")}} {
+		rc, err := newRemoteCache(remoteStore(t, r), func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rc.readIndex(context.Background(), tc.s.Index)
+		if err != nil {
+			t.Fatalf("reading the index of %s: %v", tc.s.Run, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("run %s indexed %v, want %v", tc.s.Run, got, tc.want)
+		}
 	}
 }

@@ -30,6 +30,11 @@ type Store struct {
 	// used, and Prefetch fetches them. "" publishes and prefetches nothing.
 	// Only Upload and Prefetch read it.
 	Index string
+	// Run names one run of builder, in hex: the Serves of a run leave
+	// their notes and lists of used actions under its name, and its
+	// TakeNotes and Upload read only those, so that runs sharing Dir at
+	// once keep them apart. "" shares them with every other "" run.
+	Run string
 }
 
 // Serve speaks the GOCACHEPROG protocol on r and w until the go command
@@ -39,22 +44,20 @@ type Store struct {
 // The first failure of Repo turns it off, for this Serve and for those
 // that start while its note (see TakeNotes) is waiting and recent.
 func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
-	d, err := openDisk(s.Dir)
+	d, err := s.open()
 	if err != nil {
 		return err
 	}
 	sv := &server{s: s, d: d, out: newResponseWriter(w)}
 	if s.Repo != "" {
 		sv.used = &usedLog{seen: map[string]bool{}}
-		sv.remote, err = newRemoteCache(s, func(err error) {
-			_ = d.note(fmt.Sprintf("the Go build cache at %s is off for this build: %v", s.Repo, err))
-		})
+		sv.remote, err = newRemoteCache(s, s.noteOff(d))
 		if err != nil {
 			return err
 		}
 		// A Serve of the same build found Repo failing: it is not asked
 		// again until the caller has taken the note.
-		if d.freshNote(time.Now()) {
+		if d.freshNote(s.Run, time.Now()) {
 			sv.remote.off.Store(true)
 		}
 	}
@@ -62,7 +65,7 @@ func (s Store) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		return err
 	}
 	err = sv.loop(ctx, newRequestReader(r))
-	sv.used.save(d)
+	sv.used.save(d, s.Run)
 	return err
 }
 

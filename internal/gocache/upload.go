@@ -39,7 +39,7 @@ const uploadJobs = 4
 // removed only while it still names what was pushed.
 //
 // Then, when Index is set, it puts in Repo the index that Prefetch reads:
-// the actions the Serves since the last Upload were asked for, in the
+// the actions the Serves of s.Run since the last Upload were asked for, in the
 // order they first were, that have an entry in Repo (those still pending
 // are left out). The Serves' lists are removed once it is put, or at
 // once without Index; when pushing an entry fails no index is put, and
@@ -48,7 +48,7 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 	if s.Repo == "" {
 		return UploadStats{}, nil
 	}
-	d, err := openDisk(s.Dir)
+	d, err := s.open()
 	if err != nil {
 		return UploadStats{}, err
 	}
@@ -56,7 +56,7 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 	if err != nil {
 		return UploadStats{}, fmt.Errorf("reading the cache repository: %w", err)
 	}
-	used, usedFiles := d.readUsed()
+	used, usedFiles := d.readUsed(s.Run)
 	markers, err := os.ReadDir(filepath.Join(d.dir, pendingDir))
 	if err != nil {
 		return UploadStats{}, fmt.Errorf("listing pending entries: %w", err)

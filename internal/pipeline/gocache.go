@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 // compiled, and Cancel when the run returns.
 type GoCache struct {
 	store    gocache.Store
+	prog     string // GOCACHEPROG, once checked
 	checked  chan error
 	stop     context.CancelFunc
 	prefetch chan prefetched
@@ -51,14 +54,23 @@ func StartGoCache(ctx context.Context, repo string, srcs []source.Package, platf
 	if dir == "" {
 		dir = filepath.Join(env.Cache.Scratch, "gocache")
 	}
+	// The run's own name keeps its notes and lists of used actions apart
+	// from those of other runs sharing dir.
+	var run [8]byte
+	_, _ = rand.Read(run[:])
 	g := &GoCache{
-		store:    gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform, env.HostArch)},
+		store: gocache.Store{Dir: dir, Repo: repo, Registry: env.Registry, Index: indexKey(srcs, platform, env.HostArch),
+			Run: hex.EncodeToString(run[:])},
 		checked:  make(chan error, 1),
 		prefetch: make(chan prefetched, 1),
 	}
 	ctx, g.stop = context.WithCancel(ctx)
 	go func() {
-		err := goCacheProgSupported(ctx, env)
+		var err error
+		g.prog, err = gocache.Command(env.Self, g.store, env.Registry.Insecure)
+		if err == nil {
+			err = goCacheProgSupported(ctx, env)
+		}
 		if err == nil {
 			err = g.store.Check(ctx)
 		}
@@ -121,7 +133,7 @@ func (g *GoCache) Program(env build.Env) string {
 		g.store.Repo = ""
 		return ""
 	}
-	return gocache.Command(env.Self, g.store, env.Registry.Insecure)
+	return g.prog
 }
 
 // Share ends the prefetch, prints what the cache noted, and starts
