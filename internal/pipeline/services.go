@@ -34,15 +34,42 @@ func (o Options) checkSeveral() error {
 	return nil
 }
 
-// plan reads the packages o names and plans the build of each, every one
-// checked before anything is compiled. env must have its scratch
-// directory.
+// plan plans the build of each package o names (see PlanServices); with
+// several, two services whose images would share a repository, and so
+// their tags, are refused.
 func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env) ([]*build.Planned, error) {
-	env.Shared = &build.Shared{}
 	req := o.Build
 	req.RepoIsParent = o.Several() && req.Repo != ""
-	plans := make([]*build.Planned, len(srcs))
+	var labels []string
+	if len(srcs) > 1 {
+		labels = make([]string, len(srcs))
+		for i, src := range srcs {
+			labels[i] = src.ImportPath
+		}
+	}
+	plans, err := PlanServices(ctx, srcs, req, labels, env)
+	if err != nil {
+		return nil, err
+	}
 	byRepo := map[string]string{}
+	for i, pl := range plans {
+		repo := registry.ShortName(pl.Ref().Context())
+		if other, ok := byRepo[repo]; ok {
+			return nil, fmt.Errorf("%s and %s would both be %s: give one another name (name: in its builder settings in .ko.yaml)", other, srcs[i].ImportPath, repo)
+		}
+		byRepo[repo] = srcs[i].ImportPath
+	}
+	return plans, nil
+}
+
+// PlanServices plans the build of each of srcs with req, every one checked
+// before anything is compiled; the services share their bases and notes
+// (build.Shared) and, when there are several, each has a scratch
+// directory of its own. labels, when set, start each service's errors.
+// env must have its scratch directory.
+func PlanServices(ctx context.Context, srcs []source.Package, req build.Request, labels []string, env build.Env) ([]*build.Planned, error) {
+	env.Shared = &build.Shared{}
+	plans := make([]*build.Planned, len(srcs))
 	for i, src := range srcs {
 		e := env
 		if len(srcs) > 1 {
@@ -53,16 +80,11 @@ func (o Options) plan(ctx context.Context, srcs []source.Package, env build.Env)
 		}
 		pl, err := build.Plan(ctx, src, req, e)
 		if err != nil {
-			if len(srcs) > 1 {
-				return nil, fmt.Errorf("%s: %w", src.ImportPath, err)
+			if labels != nil {
+				return nil, fmt.Errorf("%s: %w", labels[i], err)
 			}
 			return nil, err
 		}
-		repo := registry.ShortName(pl.Ref().Context())
-		if other, ok := byRepo[repo]; ok {
-			return nil, fmt.Errorf("%s and %s would both be %s: give one another name (name: in its builder settings in .ko.yaml)", other, src.ImportPath, repo)
-		}
-		byRepo[repo] = src.ImportPath
 		plans[i] = pl
 	}
 	return plans, nil

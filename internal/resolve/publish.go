@@ -19,17 +19,20 @@ import (
 // together (see build.All) with the shared Go build cache when there is
 // one.
 func buildAll(ctx context.Context, images []*image, o Options, env build.Env, shared *pipeline.GoCache) error {
-	env.Shared = &build.Shared{}
-	plans := make([]*build.Planned, len(images))
+	req := o.Build
+	req.Repo, req.RepoIsParent = o.Repo, true
+	labels := make([]string, len(images))
 	for i, im := range images {
-		e, err := env.ServiceScratch(i)
-		if err != nil {
-			return err
-		}
-		req := o.Build
-		req.Repo = o.Repo + "/" + im.src.Name
-		if plans[i], err = build.Plan(ctx, im.src, req, e); err != nil {
-			return fmt.Errorf("%s: %s%s: %w", im.where, Scheme, im.path, err)
+		labels[i] = fmt.Sprintf("%s: %s%s", im.where, Scheme, im.path)
+	}
+	plans, err := pipeline.PlanServices(ctx, sources(images), req, labels, env)
+	if err != nil {
+		return err
+	}
+	for i, pl := range plans {
+		// REPO/NAME, NAME as the service's settings say.
+		if images[i].repo, err = env.Registry.Repository(pl.Ref().Context().Name()); err != nil {
+			return fmt.Errorf("%s: %w", labels[i], err)
 		}
 	}
 	built, err := build.All(ctx, plans, shared.Program(env))

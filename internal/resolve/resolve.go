@@ -23,7 +23,7 @@ type Options struct {
 	// and *.json files) or Stdin.
 	Files []string
 	// Repo is the repository each image goes under, as Repo/NAME, where
-	// NAME is the package's name (source.NameOf).
+	// NAME is the service's name (its settings' name, else the package's).
 	Repo string
 	// Build describes every image; its Repo is set for each.
 	Build build.Request
@@ -41,7 +41,7 @@ type image struct {
 	path  string // the import path after ko://
 	where string // where it is first named
 	src   source.Package
-	repo  name.Repository
+	repo  name.Repository // REPO/NAME, once planned
 	built build.Result
 	ref   name.Digest
 }
@@ -73,7 +73,7 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 		return err
 	}
 	rs := refs(files)
-	images, byPath, err := locate(ctx, rs, o.Repo, env)
+	images, byPath, err := locate(ctx, rs, env)
 	if err != nil {
 		return err
 	}
@@ -123,10 +123,9 @@ func sources(images []*image) []source.Package {
 }
 
 // locate finds the main package of each distinct path rs name, in the
-// order first named, and the repository its image goes to; byPath maps
-// every path named to its image, two spellings of one package (an import
-// path and a directory) to one.
-func locate(ctx context.Context, rs []ref, repo string, env build.Env) (images []*image, byPath map[string]*image, err error) {
+// order first named; byPath maps every path named to its image, two
+// spellings of one package (an import path and a directory) to one.
+func locate(ctx context.Context, rs []ref, env build.Env) (images []*image, byPath map[string]*image, err error) {
 	byPath = map[string]*image{}
 	byDir := map[string]*image{}
 	for _, r := range rs {
@@ -145,11 +144,7 @@ func locate(ctx context.Context, rs []ref, repo string, env build.Env) (images [
 			byPath[p] = im
 			continue
 		}
-		to, err := env.Registry.Repository(repo + "/" + src.Name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %s%s: %w", r.where, Scheme, p, err)
-		}
-		im := &image{path: p, where: r.where, src: src, repo: to}
+		im := &image{path: p, where: r.where, src: src}
 		images = append(images, im)
 		byPath[p], byDir[src.Dir] = im, im
 	}

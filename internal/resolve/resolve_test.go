@@ -248,3 +248,25 @@ func TestResolveTwoSpellings(t *testing.T) {
 		t.Errorf("resolved:\n%s\nwant both spellings resolved to one image", out.String())
 	}
 }
+
+// TestResolveNamesAsSettings: an image goes to REPO/NAME with the NAME
+// the service's settings give, as publish names it, not the package's.
+func TestResolveNamesAsSettings(t *testing.T) {
+	shop(t)
+	settings := "builds:\n- main: ./cmd/api\n  builder:\n    name: storefront\n"
+	if err := os.WriteFile(".ko.yaml", []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	in := "a: ko://example.com/shop/cmd/api\nb: ko://example.com/shop/cmd/worker\n"
+	o := resolve.Options{Files: []string{"-"}, Repo: reg.Host + "/shop", Build: build.Request{Tag: "v1.0.0"}}
+	var out bytes.Buffer
+	if err := resolve.Resolve(context.Background(), o, strings.NewReader(in), &out, testEnv()); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	want := regexp.MustCompile(`^a: ` + regexp.QuoteMeta(reg.Host) + `/shop/storefront@sha256:[0-9a-f]{64}\nb: ` +
+		regexp.QuoteMeta(reg.Host) + `/shop/worker@sha256:[0-9a-f]{64}\n$`)
+	if !want.MatchString(out.String()) {
+		t.Errorf("resolved:\n%s\nwant api under its settings' name, storefront", out.String())
+	}
+}
