@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -95,16 +98,10 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	defer shared.Cancel()
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
-	var targets []*target
-	if !o.Several() {
-		// One service goes to o.Repo: the registry is asked first, so
-		// that it answers before anything else is said.
-		t, err := o.open(ctx, ctx, o.Repo, srcs[0], rel, env)
-		if err != nil {
-			return nil, err
-		}
-		targets = []*target{t}
-	}
+	// What planning says waits until every repository has answered, so
+	// that a registry that refuses is the only line printed.
+	log := &heldLog{w: env.Log}
+	env.Log = log
 	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
 		return nil, err
@@ -112,20 +109,19 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	if err := o.checkBuilt(plans); err != nil {
 		return nil, err
 	}
-	if o.Several() {
-		// Each service goes to the repository its plan names.
-		targets = make([]*target, len(plans))
-		g, gctx := errgroup.WithContext(ctx)
-		for i, pl := range plans {
-			g.Go(func() (err error) {
-				targets[i], err = o.open(ctx, gctx, pl.Ref().Context().Name(), srcs[i], rel, env)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
+	// Each service goes to the repository its plan names: o.Repo for one.
+	targets := make([]*target, len(plans))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, pl := range plans {
+		g.Go(func() (err error) {
+			targets[i], err = o.open(ctx, gctx, pl.Ref().Context().Name(), srcs[i], rel, env)
+			return err
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	log.release()
 	env.Trace.Mark("list tags")
 	built, err := build.All(ctx, plans, shared.Program(env))
 	if err != nil {
@@ -340,4 +336,30 @@ func (o PublishOptions) check(c registry.Client) (release.Release, name.Reposito
 		return release.Release{}, name.Repository{}, err
 	}
 	return rel, repo, o.validate([2]string{"--image-refs", o.ImageRefs})
+}
+
+// heldLog keeps what is written to it until release, then passes it on.
+type heldLog struct {
+	mu       sync.Mutex
+	w        io.Writer
+	held     bytes.Buffer
+	released bool
+}
+
+func (h *heldLog) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		return h.w.Write(p)
+	}
+	return h.held.Write(p)
+}
+
+// release writes what was held and passes on what comes after.
+func (h *heldLog) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, _ = h.w.Write(h.held.Bytes())
+	h.held.Reset()
+	h.released = true
 }

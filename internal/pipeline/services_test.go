@@ -250,3 +250,32 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestPublishRefusedSaysOnlyThat: when a registry refuses, the error is
+// all a publish says, one service or several: what planning noted is
+// held until every repository has answered.
+func TestPublishRefusedSaysOnlyThat(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.RequireAuth("ci", "secret")
+	settings := "builds:\n"
+	for _, n := range []string{"api", "worker"} {
+		settings += "- main: ./cmd/" + n + "\n  builder:\n    healthcheck: {command: [healthcheck]}\n"
+	}
+	root := fleet(t, map[string]string{".ko.yaml": settings}, "api", "worker")
+	for _, paths := range [][]string{{filepath.Join(root, "cmd", "api")}, {filepath.Join(root, "cmd") + "/..."}} {
+		o := options("", reg.Host+"/fleet", "v1.2.0")
+		o.Paths = paths
+		var log lockedBuffer
+		o.env.Log = &log
+		if _, err := pipelinePublish(o); err == nil {
+			t.Fatalf("publishing %v to a registry that refuses succeeded", paths)
+		}
+		if log.String() != "" {
+			t.Errorf("publishing %v said more than its error:\n%s", paths, log.String())
+		}
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("the refused publishes wrote %d times", n)
+	}
+}
