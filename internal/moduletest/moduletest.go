@@ -49,6 +49,70 @@ func Hello(t testing.TB, extra map[string]string) string {
 	return filepath.Join(Write(t, all), "hello")
 }
 
+// ShopYAML is the deploy.yaml of Shop: Kubernetes YAML with two ko://
+// references, one of them twice, comments, and a CRD with a custom
+// resource of its kind, written as yaml.v3 writes it so that only the
+// references change when it is resolved.
+const ShopYAML = `# The shop: two services, a CRD and a resource of its kind.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api # the front door
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ko://example.com/shop/cmd/api
+        - name: worker
+          image: ko://example.com/shop/cmd/worker
+          args: [--queue, jobs]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: nightlies.example.com
+spec:
+  group: example.com
+  names: {kind: Nightly, plural: nightlies}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+# ko:// works in any kind.
+apiVersion: example.com/v1
+kind: Nightly
+metadata:
+  name: nightly
+spec:
+  zebra: 1
+  image: "ko://example.com/shop/cmd/api" # the same image again
+  alpha: not-ko://example.com/shop/cmd/api
+`
+
+// Shop writes the module example.com/shop, main packages cmd/api and
+// cmd/worker (each doing nothing) and the library lib, with ShopYAML as
+// deploy.yaml beside its go.mod, as one commit, and returns its root.
+func Shop(t testing.TB) string {
+	t.Helper()
+	main := "package main\n\nfunc main() {}\n"
+	root := Write(t, map[string]string{
+		"go.mod":             "module example.com/shop\n\ngo 1.22\n",
+		"cmd/api/main.go":    main,
+		"cmd/worker/main.go": main,
+		"lib/lib.go":         "package lib\n",
+		"deploy.yaml":        ShopYAML,
+	})
+	Commit(t, root)
+	return root
+}
+
 // CommitTime is the time of every commit Commit makes.
 const CommitTime = "2024-05-01T12:00:00Z"
 

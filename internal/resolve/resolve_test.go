@@ -23,67 +23,10 @@ import (
 	"github.com/buildercli/builder/internal/resolve"
 )
 
-// deploy holds two ko:// references, one of them twice, comments, and a
-// CRD with a custom resource of its kind, written as yaml.v3 writes it so
-// that only the references change.
-const deploy = `# The shop: two services, a CRD and a resource of its kind.
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api # the front door
-spec:
-  template:
-    spec:
-      containers:
-        - name: api
-          image: ko://example.com/shop/cmd/api
-        - name: worker
-          image: ko://example.com/shop/cmd/worker
-          args: [--queue, jobs]
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: nightlies.example.com
-spec:
-  group: example.com
-  names: {kind: Nightly, plural: nightlies}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
----
-# ko:// works in any kind.
-apiVersion: example.com/v1
-kind: Nightly
-metadata:
-  name: nightly
-spec:
-  zebra: 1
-  image: "ko://example.com/shop/cmd/api" # the same image again
-  alpha: not-ko://example.com/shop/cmd/api
-`
-
-// shop writes the module example.com/shop (main packages cmd/api and
-// cmd/worker, and the library lib) with deploy.yaml beside its go.mod, as
-// a clean checkout, and makes it the current directory.
+// shop writes moduletest.Shop and makes it the current directory.
 func shop(t *testing.T) {
 	t.Helper()
-	main := "package main\n\nfunc main() {}\n"
-	root := moduletest.Write(t, map[string]string{
-		"go.mod":             "module example.com/shop\n\ngo 1.22\n",
-		"cmd/api/main.go":    main,
-		"cmd/worker/main.go": main,
-		"lib/lib.go":         "package lib\n",
-		"deploy.yaml":        deploy,
-	})
-	moduletest.Commit(t, root)
-	t.Chdir(root)
+	t.Chdir(moduletest.Shop(t))
 }
 
 func testEnv() build.Env {
@@ -119,7 +62,7 @@ func TestResolve(t *testing.T) {
 		"image: ko://example.com/shop/cmd/api", "image: "+digests["api"],
 		`image: "ko://example.com/shop/cmd/api"`, `image: "`+digests["api"]+`"`,
 		"image: ko://example.com/shop/cmd/worker", "image: "+digests["worker"],
-	).Replace(deploy)
+	).Replace(moduletest.ShopYAML)
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("resolved YAML (-want +got):\n%s", diff)
 	}
