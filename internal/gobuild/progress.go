@@ -240,7 +240,7 @@ func (w *watcher) status() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.needs == nil {
-		return fmt.Sprintf("%s %d packages", w.what, w.done)
+		return fmt.Sprintf("%s: %d packages", w.what, w.done)
 	}
 	parts := make([]string, len(w.units))
 	for i, u := range w.units {
