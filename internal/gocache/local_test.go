@@ -1,11 +1,14 @@
 package gocache
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +112,17 @@ func TestPlainGuard(t *testing.T) {
 		}
 		if (err == nil) != ok || (err != nil && !errors.Is(err, registry.ErrPlainHTTP)) {
 			t.Errorf("%s: %v, want allowed %v", url, err, ok)
+		}
+	}
+}
+
+// TestRunMustBeHex: a run's name becomes part of file names under Dir, so
+// only hex is taken.
+func TestRunMustBeHex(t *testing.T) {
+	for _, run := range []string{"../up", "a/b", "zz", "abc"} {
+		s := Store{Dir: t.TempDir(), Run: run}
+		if err := s.Serve(context.Background(), strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), "hex") {
+			t.Errorf("Serve with run %q = %v, want it refused", run, err)
 		}
 	}
 }
