@@ -120,11 +120,11 @@ func addCacheRepoFlag(f *pflag.FlagSet, repo *string) {
 // terminalWidth is the width of the terminal w is, 0 when it is none or
 // does not say.
 func terminalWidth(w io.Writer) int {
-	f, ok := w.(*os.File)
+	fd, ok := fileDescriptor(w)
 	if !ok {
 		return 0
 	}
-	width, _, err := term.GetSize(int(f.Fd()))
+	width, _, err := term.GetSize(fd)
 	if err != nil {
 		return 0
 	}

@@ -216,6 +216,15 @@ func firstSet(vals ...string) string {
 }
 
 func isTerminal(w io.Writer) bool {
+	fd, ok := fileDescriptor(w)
+	return ok && term.IsTerminal(fd)
+}
+
+// fileDescriptor is w's, when w is a file.
+func fileDescriptor(w io.Writer) (int, bool) {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok {
+		return 0, false
+	}
+	return int(f.Fd()), true
 }

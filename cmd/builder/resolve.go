@@ -21,8 +21,9 @@ func newResolveCmd() *cobra.Command {
 		Long: `Resolve reads YAML documents (Kubernetes manifests of any kind, CRDs
 included) and replaces every string ko://IMPORT/PATH with REPO/NAME@sha256:…,
 the image of that main package, built and pushed by digest once however often
-it is named. NAME is the package's name, the last element of its import path
-(the one before a /vN suffix). No tag is written. Everything else in the YAML
+it is named. NAME is the service's name, as publish names it: its settings'
+name, else the last element of the import path (the one before a /vN
+suffix). No tag is written. Everything else in the YAML
 is kept, comments and key order included; the YAML goes to stdout, and nothing
 is applied.
 

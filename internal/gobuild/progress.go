@@ -63,7 +63,8 @@ type watcher struct {
 	// needs, itself included (nil until go list answered).
 	compiled map[string]bool
 	needs    []map[string]bool
-	shown    bool
+
+	shown bool // guarded by p.mu
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -100,8 +101,8 @@ func listArgs(buildArgs, pkgs []string) []string {
 	return append(args, pkgs...)
 }
 
-// follow waits for the delay, asks go list for the total, and shows the
-// build until it stops.
+// follow waits for the delay, asks go list what each unit needs (on a
+// terminal), and shows the build until it stops.
 func (w *watcher) follow(ctx context.Context, dir string, env, list []string) {
 	defer w.wg.Done()
 	delay, every := w.p.Delay, w.p.Every
@@ -313,9 +314,10 @@ func (p *Progress) remove(w *watcher, ok bool) {
 	fmt.Fprintf(p.W, "%s %s: %d packages in %s\n", verb, w.what, done, time.Since(w.start).Round(100*time.Millisecond))
 }
 
-// fit cuts line to width runes, ending it with "…"; width 0 leaves it.
+// fit cuts line to width-1 runes, ending it with "…"; a width under 2
+// (none known) leaves it.
 func fit(line string, width int) string {
-	if width <= 0 || utf8.RuneCountInString(line) < width {
+	if width < 2 || utf8.RuneCountInString(line) < width {
 		return line
 	}
 	r := []rune(line)

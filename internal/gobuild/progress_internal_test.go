@@ -20,6 +20,8 @@ func TestFit(t *testing.T) {
 		{"compiling api 3/10 packages", 28, "compiling api 3/10 packages"},
 		{"compiling api 3/10 packages", 27, "compiling api 3/10 packag…"},
 		{"compiling ünïcode", 10, "compilin…"},
+		{"compiling api", 1, "compiling api"},
+		{"compiling api", 2, "…"},
 	} {
 		if got := fit(c.line, c.width); got != c.want {
 			t.Errorf("fit(%q, %d) = %q, want %q", c.line, c.width, got, c.want)

@@ -43,7 +43,7 @@ const uploadJobs = 4
 // order they first were, that have an entry in Repo (those still pending
 // are left out). The Serves' lists are removed once it is put, or at
 // once without Index; when pushing an entry fails no index is put, and
-// the lists wait for the next Upload.
+// the lists are left for the trim, as those of a run that never uploads.
 func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 	if s.Repo == "" {
 		return UploadStats{}, nil

@@ -179,8 +179,8 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 		return nil, err
 	}
 	defer done()
-	shared := StartGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
-	defer shared.Cancel()
+	goCache := StartGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
+	defer goCache.Cancel()
 	plans, err := o.plan(ctx, srcs, env)
 	if err != nil {
 		return nil, err
@@ -188,11 +188,11 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err := o.checkBuilt(plans); err != nil {
 		return nil, err
 	}
-	results, err := build.All(ctx, plans, shared.Program(env))
+	results, err := build.All(ctx, plans, goCache.Program(env))
 	if err != nil {
 		return nil, err
 	}
-	defer shared.Share(ctx, env)()
+	defer goCache.Share(ctx, env)()
 	outs := o.localOutputs(plans)
 	var undo push.Undo
 	for i, res := range results {

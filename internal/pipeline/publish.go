@@ -94,19 +94,22 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		return nil, err
 	}
 	defer done()
-	shared := StartGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
-	defer shared.Cancel()
+	goCache := StartGoCache(ctx, o.CacheRepo, srcs, o.Build.Platform, env)
+	defer goCache.Cancel()
 	o.Build.Repo = o.Repo
 	o.Build.SBOM, o.Build.Provenance = o.SBOM != None, o.Provenance != None
 	// What planning says waits until every repository has answered, so
-	// that a registry that refuses is the only line printed.
+	// that a registry that refuses is the only line printed; a planning
+	// error is printed after it.
 	log := &heldLog{w: env.Log}
 	env.Log = log
 	plans, err := o.plan(ctx, srcs, env)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = o.checkBuilt(plans)
 	}
-	if err := o.checkBuilt(plans); err != nil {
+	if err != nil {
+		// What planning noted may explain its error.
+		log.release()
 		return nil, err
 	}
 	// Each service goes to the repository its plan names: o.Repo for one.
@@ -123,12 +126,12 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	}
 	log.release()
 	env.Trace.Mark("list tags")
-	built, err := build.All(ctx, plans, shared.Program(env))
+	built, err := build.All(ctx, plans, goCache.Program(env))
 	if err != nil {
 		return nil, err
 	}
 	// The new outputs are shared while the images are pushed and tagged.
-	defer shared.Share(ctx, env)()
+	defer goCache.Share(ctx, env)()
 	for i, t := range targets {
 		if t.cur, err = t.current(); err != nil {
 			return nil, err

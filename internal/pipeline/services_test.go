@@ -279,3 +279,22 @@ func TestPublishRefusedSaysOnlyThat(t *testing.T) {
 		t.Errorf("the refused publishes wrote %d times", n)
 	}
 }
+
+// TestPublishPlanErrorKeepsNotes: what planning noted is printed when
+// planning then fails, as it may explain the error.
+func TestPublishPlanErrorKeepsNotes(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	// goarch is ko's and ignored; an HTTP healthcheck on no port fails.
+	settings := "builds:\n- main: ./cmd/api\n  goarch: [arm64]\n  builder:\n    healthcheck: {http: /healthz}\n"
+	root := fleet(t, map[string]string{".ko.yaml": settings}, "api")
+	o := options(filepath.Join(root, "cmd", "api"), reg.Host+"/fleet", "v1.2.0")
+	var log lockedBuffer
+	o.env.Log = &log
+	if _, err := pipelinePublish(o); err == nil {
+		t.Fatal("publish succeeded with a healthcheck on no port")
+	}
+	if !strings.Contains(log.String(), "builder ignores builds[0].goarch") {
+		t.Errorf("the note on the ignored setting was not printed:\n%s", log.String())
+	}
+}

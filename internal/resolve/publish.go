@@ -18,7 +18,7 @@ import (
 // scratch directory, then builds them all, their binaries compiled
 // together (see build.All) with the shared Go build cache when there is
 // one.
-func buildAll(ctx context.Context, images []*image, o Options, env build.Env, shared *pipeline.GoCache) error {
+func buildAll(ctx context.Context, images []*image, o Options, env build.Env, goCache *pipeline.GoCache) error {
 	req := o.Build
 	req.Repo, req.RepoIsParent = o.Repo, true
 	labels := make([]string, len(images))
@@ -35,7 +35,7 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env, sh
 			return fmt.Errorf("%s: %w", labels[i], err)
 		}
 	}
-	built, err := build.All(ctx, plans, shared.Program(env))
+	built, err := build.All(ctx, plans, goCache.Program(env))
 	if err != nil {
 		return err
 	}

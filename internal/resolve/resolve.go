@@ -25,7 +25,8 @@ type Options struct {
 	// Repo is the repository each image goes under, as Repo/NAME, where
 	// NAME is the service's name (its settings' name, else the package's).
 	Repo string
-	// Build describes every image; its Repo is set for each.
+	// Build describes every image; its Repo is Repo, as every image's
+	// parent.
 	Build build.Request
 	// Jobs is how many images are pushed at a time; 4 when 0. (They are
 	// built together: see build.All.)
@@ -85,13 +86,13 @@ func Resolve(ctx context.Context, o Options, stdin io.Reader, stdout io.Writer, 
 	if len(images) == 0 {
 		o.CacheRepo = "" // nothing compiles: the shared cache is not asked
 	}
-	shared := pipeline.StartGoCache(ctx, o.CacheRepo, sources(images), o.Build.Platform, env)
-	defer shared.Cancel()
-	if err := buildAll(ctx, images, o, env, shared); err != nil {
+	goCache := pipeline.StartGoCache(ctx, o.CacheRepo, sources(images), o.Build.Platform, env)
+	defer goCache.Cancel()
+	if err := buildAll(ctx, images, o, env, goCache); err != nil {
 		return err
 	}
 	// The new outputs are shared while the images are pushed.
-	defer shared.Share(ctx, env)()
+	defer goCache.Share(ctx, env)()
 	if err := pushAll(ctx, images, o.jobs(), env); err != nil {
 		return err
 	}

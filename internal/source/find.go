@@ -62,11 +62,7 @@ func importDir(ctx context.Context, importPath string) (string, error) {
 		}
 		return "", fmt.Errorf("finding package %s: %s", importPath, msg)
 	}
-	dir := strings.TrimSpace(string(out))
-	if strings.Contains(dir, "\n") {
-		return "", fmt.Errorf("%s names several packages: give the directory or import path of one main package, or DIR/... for every main package under DIR", importPath)
-	}
-	return dir, nil
+	return strings.TrimSpace(string(out)), nil
 }
 
 // metaPatterns are the go command's names for sets of packages, which
