@@ -40,10 +40,17 @@ func (u *uploadCounter) reset() {
 	u.n = map[string]int64{}
 }
 
+// bytes is what repo and the repositories under it received.
 func (u *uploadCounter) bytes(repo string) int64 {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.n[repo]
+	var n int64
+	for r, b := range u.n {
+		if r == repo || strings.HasPrefix(r, repo+"/") {
+			n += b
+		}
+	}
+	return n
 }
 
 type countingBody struct {

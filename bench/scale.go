@@ -51,7 +51,7 @@ func (e *env) scalePlan() []scenario {
 				for n := 1; n <= fleetServices; n++ {
 					args = append(args, fmt.Sprintf("./cmd/svc%d", n))
 				}
-				return e.timedIn(ctx, e.fleet, nil, "ko", e.ko, args...)
+				return e.timedIn(ctx, e.fleet, nil, "ko", e.ko, args...) // under KO_DOCKER_REPO, HOST/ko
 			}},
 			{toolGo, func(ctx context.Context, i int) (sample, error) {
 				return e.timedIn(ctx, e.fleet, nil, "", "go", "build", "-trimpath", "-tags=nomsgpack",
@@ -105,7 +105,7 @@ func (e *env) fleetBuilder() func(context.Context, int) (sample, error) {
 	version := 0
 	return func(ctx context.Context, i int) (sample, error) {
 		version++
-		return e.timedIn(ctx, e.fleet, nil, "", e.builder, "publish", "./cmd/...", "--tag", fmt.Sprintf("v0.50.%d", version),
+		return e.timedIn(ctx, e.fleet, nil, "fleet", e.builder, "publish", "./cmd/...", "--tag", fmt.Sprintf("v0.50.%d", version),
 			"--repo", e.host+"/fleet", "--base", e.base, "--platform", onePlatform, "--allow-dirty")
 	}
 }
