@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -232,7 +233,7 @@ func exists(p string) bool {
 
 // BuildIfChanged is Build, unless the output exists and was built from the
 // same fingerprint (recorded beside it, with the binary's build ID and
-// SHA-256): then it reports true and runs nothing. A binary that no longer
+// checksum): then it reports true and runs nothing. A binary that no longer
 // matches its record (truncated, changed) is removed and built again. The
 // output path must be stable from build to build and owned by one build at
 // a time.
@@ -262,7 +263,11 @@ func checkStamp(bin, fp string) (fresh, intact bool) {
 }
 
 // record is what the stamp beside a binary built from fingerprint fp
-// says: fp, the binary's build ID, and the SHA-256 of its content.
+// says: fp, the binary's build ID, and the CRC-32C of its content. The
+// checksum finds a binary that was truncated, corrupted or written over;
+// a cryptographic hash would add nothing, as whoever can write the binary
+// can write its stamp too, and would cost a change a hash of every binary
+// before the build and after it.
 func record(bin, fp string) (string, error) {
 	id, err := BuildID(bin)
 	if err != nil {
@@ -273,9 +278,11 @@ func record(bin, fp string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := crc32.New(castagnoli)
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	return fp + " " + id + " " + hex.EncodeToString(h.Sum(nil)), nil
+	return fp + " " + id + " crc32c:" + hex.EncodeToString(h.Sum(nil)), nil
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
