@@ -98,22 +98,3 @@ func TestUploadConcurrently(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
-
-func TestUploadFailure(t *testing.T) {
-	r := registrytest.New(t, registrytest.Config{})
-	s := remoteStore(t, r)
-	c := startServe(t, s)
-	if res := c.put(1, actionID("a"), []byte("a")); res.Err != "" {
-		t.Fatalf("put: %s", res.Err)
-	}
-	if err := c.close(2); err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-	r.RequireAuth("u", "p")
-	if _, err := s.Upload(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("Upload = %v, want a 401", err)
-	}
-	if files := filesUnder(t, s.Dir+"/"+pendingDir); len(files) != 1 {
-		t.Errorf("markers after a failed Upload: %v, want the one", files)
-	}
-}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/buildercli/builder/internal/registrytest"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestMain doubles as builder's hidden subcommand: the go command of the
@@ -273,33 +271,7 @@ func TestGoBuildPrefetch(t *testing.T) {
 
 	// Every entry's tag on another action's manifest: Prefetch and the
 	// build's gets find only entries of other actions, and skip them.
-	repoName, err := name.NewRepository(r.Direct + "/cache/go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags, err := remote.List(repoName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entryTags []string
-	for _, tag := range tags {
-		if isHexID(tag) {
-			entryTags = append(entryTags, tag)
-		}
-	}
-	var descs []*remote.Descriptor
-	for _, tag := range entryTags {
-		d, err := remote.Get(repoName.Tag(tag))
-		if err != nil {
-			t.Fatal(err)
-		}
-		descs = append(descs, d)
-	}
-	for i, tag := range entryTags {
-		if err := remote.Put(repoName.Tag(tag), descs[(i+1)%len(descs)]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rotateTags(t, r)
 	s5 := store()
 	pf5, err := s5.Prefetch(ctx)
 	if err != nil || pf5.Entries != 0 {

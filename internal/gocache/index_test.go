@@ -220,18 +220,14 @@ func TestPrefetchCorrupt(t *testing.T) {
 			if err := c.close(9); err != nil {
 				t.Fatal(err)
 			}
-			notes := s.TakeNotes()
-			switch {
-			case tc.note == "" && len(notes) != 0:
-				t.Errorf("notes = %q, want none", notes)
-			case tc.note != "" && (len(notes) != 1 || !strings.Contains(notes[0], tc.note)):
-				t.Errorf("notes = %q, want one mentioning %q", notes, tc.note)
-			}
+			checkNotes(t, s.TakeNotes(), tc.note)
 		})
 	}
 }
 
-func TestUploadFailureKeepsUsed(t *testing.T) {
+// TestUploadFailure: an Upload that the registry refuses keeps its
+// markers and used lists for a later one, and puts no index.
+func TestUploadFailure(t *testing.T) {
 	r := registrytest.New(t, registrytest.Config{})
 	s := remoteStore(t, r)
 	s.Index = indexKeyForTests
@@ -243,8 +239,11 @@ func TestUploadFailureKeepsUsed(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 	r.RequireAuth("u", "p")
-	if _, err := s.Upload(context.Background()); err == nil {
-		t.Fatalf("Upload succeeded")
+	if _, err := s.Upload(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("Upload = %v, want a 401", err)
+	}
+	if files := filesUnder(t, filepath.Join(s.Dir, pendingDir)); len(files) != 1 {
+		t.Errorf("markers after a failed Upload: %v, want the one", files)
 	}
 	if files := filesUnder(t, filepath.Join(s.Dir, usedDir)); len(files) != 1 {
 		t.Errorf("used lists after a failed Upload: %v, want the one", files)

@@ -322,3 +322,15 @@ func TestRunsSharingDirKeepApart(t *testing.T) {
 		}
 	}
 }
+
+// checkNotes fails t unless notes are none when want is "", else one that
+// mentions want.
+func checkNotes(t *testing.T, notes []string, want string) {
+	t.Helper()
+	switch {
+	case want == "" && len(notes) != 0:
+		t.Errorf("notes = %q, want none", notes)
+	case want != "" && (len(notes) != 1 || !strings.Contains(notes[0], want)):
+		t.Errorf("notes = %q, want one mentioning %q", notes, want)
+	}
+}
