@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildercli/builder/internal/base"
+	"github.com/buildercli/builder/internal/cache"
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/imagespec"
 	"github.com/buildercli/builder/internal/layers"
@@ -121,7 +122,7 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 	if probeLayer != nil && entrypoint == probe.Path {
 		return nil, fmt.Errorf("the binary %s would replace builder's healthcheck probe: rename it (name in its builder settings)", entrypoint)
 	}
-	app, err := pl.binaryLayer(binPath, entrypoint)
+	app, err := pl.binaryLayer(binPath, entrypoint, p)
 	if err != nil {
 		return nil, fmt.Errorf("building the application layer: %w", err)
 	}
@@ -149,16 +150,17 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 
 // binaryLayer is the layer that installs the binary at binPath as dest,
 // from the cache when its content is there.
-func (pl *Planned) binaryLayer(binPath, dest string) (v1.Layer, error) {
+func (pl *Planned) binaryLayer(binPath, dest string, p v1.Platform) (v1.Layer, error) {
 	e, err := layers.BinaryEntry(binPath, dest)
 	if err != nil {
 		return nil, err
 	}
 	// The build ID names the binary's content, so that an unchanged binary
-	// is found in the cache without being read again.
-	key := ""
+	// is found in the cache without being read again; the service's
+	// previous binary lends the blocks a change left as they were.
+	key := cache.Key{Lineage: fmt.Sprintf("go-binary:%s:%s:%s:%o", pl.src.ImportPath, p.String(), dest, e.Mode)}
 	if id, err := gobuild.BuildID(binPath); err == nil {
-		key = fmt.Sprintf("go-binary:%s:%s:%o", id, dest, e.Mode)
+		key.Content = fmt.Sprintf("go-binary:%s:%s:%o", id, dest, e.Mode)
 	}
 	tar, err := layers.Tar([]layers.Entry{e})
 	if err != nil {
@@ -181,7 +183,7 @@ func (pl *Planned) startProbe(ctx context.Context, p v1.Platform) func() (v1.Lay
 			return
 		}
 		defer unlock()
-		l, err = pl.binaryLayer(bin, probe.Path)
+		l, err = pl.binaryLayer(bin, probe.Path, p)
 		pl.env.Trace.Mark("probe " + p.String())
 	}()
 	return func() (v1.Layer, error) {

@@ -17,22 +17,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/pgzip"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-)
-
-// Compression settings. Their name is part of every key: entries written
-// with other settings are never mixed up. klauspost/pgzip compresses blocks
-// of BlockSize on several cores; each block's dictionary is the end of the
-// previous block's input, so the output depends on the content, level and
-// block size alone, never on scheduling or the number of cores. Its version
-// is pinned by go.sum.
-const (
-	Level     = 3
-	BlockSize = 1 << 20
-	Settings  = "pgzip-v1.3.0-l3-b1m"
 )
 
 // Cache is builder's cache directory, Dir. A zero Dir caches nothing:
@@ -105,39 +91,55 @@ type entry struct {
 // served from it, otherwise it is compressed once, hashing as it goes, and
 // stored. An entry that fails its check is removed and rebuilt.
 func (c Cache) Layer(produce Producer) (v1.Layer, error) {
-	return c.KeyedLayer("", produce)
+	return c.KeyedLayer(Key{}, produce)
 }
 
-// KeyedLayer is Layer with a key that names the content without reading it
-// (for a Go binary, its build ID, a hash of its content the linker wrote):
-// when the cache has seen the key, the content is not hashed again.
-func (c Cache) KeyedLayer(key string, produce Producer) (v1.Layer, error) {
-	if key == "" || c.Dir == "" {
-		return c.layer(produce)
+// Key says what the cache may know of a layer before reading its content.
+type Key struct {
+	// Content names the content without reading it (for a Go binary, its
+	// build ID, a hash of its content the linker wrote): when the cache
+	// has seen it, the content is not hashed again.
+	Content string
+	// Lineage names what the layer is a new version of (for a Go binary:
+	// its package, platform and path in the image). The blocks of the
+	// lineage's last layer that are unchanged are copied from it instead of
+	// being compressed again.
+	Lineage string
+}
+
+// KeyedLayer is Layer for a layer that key describes.
+func (c Cache) KeyedLayer(key Key, produce Producer) (v1.Layer, error) {
+	if c.Dir == "" {
+		key = Key{}
 	}
-	if diffID, ok := c.known(key); ok {
+	if key.Content == "" {
+		return c.layer(produce, key.Lineage)
+	}
+	if diffID, ok := c.known(key.Content); ok {
 		if l, err := open(c.entryDir(diffID), diffID); err == nil {
+			c.follow(key.Lineage, diffID)
 			return l, nil
 		}
 	}
 	// A new key most likely names new content: compress it at once rather
 	// than hash it first; store keeps an entry already there.
-	l, err := c.store(produce, nil)
+	l, err := c.store(produce, nil, key.Lineage)
 	if err == nil {
-		c.remember(key, l.e.DiffID)
+		c.remember(key.Content, l.e.DiffID)
 	}
 	return l, err
 }
 
-func (c Cache) layer(produce Producer) (*layer, error) {
+func (c Cache) layer(produce Producer, lineage string) (*layer, error) {
 	diffID, _, err := hashOf(produce)
 	if err != nil {
 		return nil, fmt.Errorf("hashing layer content: %w", err)
 	}
 	if l, err := open(c.entryDir(diffID), diffID); err == nil {
+		c.follow(lineage, diffID)
 		return l, nil
 	}
-	return c.store(produce, &diffID)
+	return c.store(produce, &diffID, lineage)
 }
 
 func (c Cache) layersDir() string {
@@ -156,8 +158,9 @@ func (c Cache) entryDir(diffID v1.Hash) string {
 // place, unless a sound entry for the same content is there already (a
 // concurrent build's, or an earlier one's): compression is deterministic, so
 // either holds the same bytes. A bad entry in the way is replaced. With want
-// set, the content must hash to it.
-func (c Cache) store(produce Producer, want *v1.Hash) (*layer, error) {
+// set, the content must hash to it. The lineage's last layer lends its
+// unchanged blocks, and the new layer becomes its last.
+func (c Cache) store(produce Producer, want *v1.Hash, lineage string) (*layer, error) {
 	root := c.layersDir()
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("making the layer cache: %w", err)
@@ -167,7 +170,9 @@ func (c Cache) store(produce Producer, want *v1.Hash) (*layer, error) {
 		return nil, fmt.Errorf("making the layer cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	e, err := compress(filepath.Join(tmp, "blob"), produce)
+	prev, closePrev := c.earlier(lineage)
+	e, blocks, reused, err := compress(filepath.Join(tmp, "blob"), produce, prev)
+	closePrev()
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +181,7 @@ func (c Cache) store(produce Producer, want *v1.Hash) (*layer, error) {
 	}
 	dir := c.entryDir(e.DiffID)
 	if l, err := open(dir, e.DiffID); err == nil {
+		c.follow(lineage, e.DiffID)
 		return l, nil
 	} else if !errors.Is(err, errNotCached) {
 		// A bad entry: truncated, corrupted, or half removed.
@@ -190,48 +196,50 @@ func (c Cache) store(produce Producer, want *v1.Hash) (*layer, error) {
 	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), meta, 0o644); err != nil {
 		return nil, fmt.Errorf("writing the cache entry: %w", err)
 	}
+	// Only a cost if lost: the blocks are then compressed again.
+	if data, err := json.Marshal(blocks); err == nil {
+		_ = os.WriteFile(filepath.Join(tmp, blocksFile), data, 0o644)
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		// A concurrent build stored the same content first.
 		if l, openErr := open(dir, e.DiffID); openErr == nil {
+			c.follow(lineage, e.DiffID)
 			return l, nil
 		}
 		return nil, fmt.Errorf("storing the cache entry: %w", err)
 	}
-	return &layer{blob: filepath.Join(dir, "blob"), e: e}, nil
+	c.follow(lineage, e.DiffID)
+	return &layer{blob: filepath.Join(dir, "blob"), e: e, reused: reused, blocks: len(blocks)}, nil
 }
 
-// compress writes the gzip of the content to path and returns its digests
-// and sizes, hashing the content and the compressed stream in one pass.
-func compress(path string, produce Producer) (entry, error) {
+// compress writes the gzip of the content to path, copying from prev the
+// blocks it has, and returns its digests and sizes, hashing the content and
+// the compressed stream in one pass, its blocks, and how many were copied.
+func compress(path string, produce Producer, prev *earlier) (entry, []block, int, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return entry{}, fmt.Errorf("writing the layer cache: %w", err)
+		return entry{}, nil, 0, fmt.Errorf("writing the layer cache: %w", err)
 	}
 	defer f.Close()
 	digest := sha256.New()
 	compressed := &counter{w: io.MultiWriter(f, digest)}
-	zw, err := pgzip.NewWriterLevel(compressed, Level)
-	if err != nil {
-		return entry{}, fmt.Errorf("starting compression: %w", err)
-	}
-	if err := zw.SetConcurrency(BlockSize, 4); err != nil {
-		return entry{}, fmt.Errorf("starting compression: %w", err)
-	}
+	zw := newBlockWriter(compressed, prev)
 	diffID := sha256.New()
 	content := &counter{w: io.MultiWriter(zw, diffID)}
 	if err := produce(content); err != nil {
-		return entry{}, fmt.Errorf("writing layer content: %w", err)
+		_ = zw.Close()
+		return entry{}, nil, 0, fmt.Errorf("writing layer content: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return entry{}, fmt.Errorf("compressing the layer: %w", err)
+		return entry{}, nil, 0, fmt.Errorf("compressing the layer: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return entry{}, fmt.Errorf("writing the layer cache: %w", err)
+		return entry{}, nil, 0, fmt.Errorf("writing the layer cache: %w", err)
 	}
 	return entry{
 		Digest: sum(digest), DiffID: sum(diffID),
 		Size: compressed.n, Uncompressed: content.n,
-	}, nil
+	}, zw.blocks, zw.reused, nil
 }
 
 func hashOf(produce Producer) (v1.Hash, int64, error) {

@@ -209,12 +209,12 @@ func TestKeyedLayerSkipsHashing(t *testing.T) {
 	calls := 0
 	inner := content(1<<16, 7)
 	p := func(w io.Writer) error { calls++; return inner(w) }
-	first, err := c.KeyedLayer("id-1", p)
+	first, err := c.KeyedLayer(Key{Content: "id-1"}, p)
 	if err != nil {
 		t.Fatalf("KeyedLayer: %v", err)
 	}
 	before := calls
-	second, err := c.KeyedLayer("id-1", p)
+	second, err := c.KeyedLayer(Key{Content: "id-1"}, p)
 	if err != nil {
 		t.Fatalf("KeyedLayer: %v", err)
 	}
@@ -232,7 +232,7 @@ func TestKeyedLayerSkipsHashing(t *testing.T) {
 	if err := os.Truncate(blobs[0], 10); err != nil {
 		t.Fatal(err)
 	}
-	third, err := c.KeyedLayer("id-1", p)
+	third, err := c.KeyedLayer(Key{Content: "id-1"}, p)
 	if err != nil {
 		t.Fatalf("KeyedLayer: %v", err)
 	}

@@ -20,6 +20,9 @@ import (
 type layer struct {
 	blob string
 	e    entry
+	// reused of blocks were copied from an earlier layer, when the layer
+	// was compressed in this run.
+	reused, blocks int
 }
 
 // errNotCached says that the cache has no entry for some content.
@@ -103,3 +106,13 @@ type readCloser struct {
 }
 
 func (r *readCloser) Close() error { return r.close() }
+
+// CopiedBlocks says, for a layer this run compressed, in how many blocks
+// and how many of them were copied from the lineage's last layer; 0, 0 for
+// a layer served whole from the cache, or not from it.
+func CopiedBlocks(l v1.Layer) (copied, blocks int) {
+	if cl, ok := l.(*layer); ok {
+		return cl.reused, cl.blocks
+	}
+	return 0, 0
+}

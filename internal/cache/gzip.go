@@ -1,0 +1,284 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"hash/crc32"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// The gzip stream of a layer is compressed in blocks of BlockSize, each with
+// the last tailSize bytes of the block before as its dictionary, and ended
+// with a sync flush (the last block is closed instead): the stream
+// klauspost/pgzip v1.3.0 writes, byte for byte, with these settings. Each
+// block's compressed bytes therefore depend only on its input, its
+// dictionary and whether it is the last, so a block seen before can be
+// copied from an earlier layer instead of being compressed again: after a
+// small change to a Go program most of its binary's blocks are the same at
+// the same offsets (a one-line change in a library of the bench's services
+// changed 121 bytes of an 11 MB binary, in two places). Small blocks leave
+// little to compress again; they cost 0.05 % in size against blocks of
+// 1 MiB.
+const (
+	Level     = 3
+	BlockSize = 128 << 10
+	tailSize  = 16 << 10
+	// inFlight is how many blocks are compressed at once.
+	inFlight = 4
+)
+
+// Settings names the compression: the parameters above and the version of
+// the flate implementation. It is part of every key, so that entries and
+// blocks written with other settings are never mixed up: a block compressed
+// by another flate version would decompress the same but change the digest.
+var Settings = "gzip-l3-b128k-t16k-flate-" + flateVersion
+
+// flateVersion is the version of github.com/klauspost/compress that go.mod
+// requires (a test checks it): a new version may compress otherwise.
+const flateVersion = "v1.20.3"
+
+// gzipHeader is what pgzip writes first: no name, unknown OS, and as the
+// time the zero time.Time's Unix seconds cut to 32 bits (so, 0x886e0900).
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0x00, 0x09, 0x6e, 0x88, 0, 255}
+
+// block records one compressed block of a stream: the key of what it was
+// compressed from, and where its bytes are in the stream, with their hash.
+type block struct {
+	Key    string `json:"key"`
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// earlier is a stream compressed before, whose blocks may be copied.
+type earlier struct {
+	blob   io.ReaderAt
+	blocks map[string]block
+}
+
+// blockWriter compresses what is written to it into w as a gzip stream, in
+// blocks, copying from prev the blocks it has already compressed.
+type blockWriter struct {
+	w       io.Writer
+	prev    *earlier
+	started bool
+	crc     hash.Hash32
+	size    uint32
+	cur     *[]byte
+	tail    []byte
+	queue   []*job
+	offset  int64
+	blocks  []block
+	reused  int
+	err     error
+}
+
+// job is one block being compressed (or copied).
+type job struct {
+	done   chan struct{}
+	out    []byte
+	sum    string // of out
+	key    string
+	copied bool
+	err    error
+}
+
+var (
+	blockPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, BlockSize)
+		return &b
+	}}
+	flatePool = sync.Pool{New: func() any {
+		w, _ := flate.NewWriter(nil, Level)
+		return w
+	}}
+)
+
+func newBlockWriter(w io.Writer, prev *earlier) *blockWriter {
+	return &blockWriter{w: w, prev: prev, crc: crc32.NewIEEE(), cur: newBlock()}
+}
+
+func newBlock() *[]byte {
+	b := blockPool.Get().(*[]byte)
+	*b = (*b)[:0]
+	return b
+}
+
+// start writes the header, once.
+func (bw *blockWriter) start() error {
+	if bw.started || bw.err != nil {
+		return bw.err
+	}
+	bw.started = true
+	if _, err := bw.w.Write(gzipHeader); err != nil {
+		bw.err = err
+		return err
+	}
+	bw.offset = int64(len(gzipHeader))
+	return nil
+}
+
+func (bw *blockWriter) Write(p []byte) (int, error) {
+	if err := bw.start(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	bw.crc.Write(p)
+	bw.size += uint32(n)
+	for len(p) > 0 {
+		k := min(len(p), BlockSize-len(*bw.cur))
+		*bw.cur = append(*bw.cur, p[:k]...)
+		p = p[k:]
+		if len(*bw.cur) == BlockSize {
+			if err := bw.submit(false); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// submit starts compressing the current block, and writes out the oldest
+// when inFlight are under way.
+func (bw *blockWriter) submit(last bool) error {
+	buf, tail := bw.cur, bw.tail
+	in := *buf
+	if len(in) > tailSize {
+		bw.tail = append([]byte(nil), in[len(in)-tailSize:]...)
+	} else {
+		bw.tail = nil
+	}
+	bw.cur = newBlock()
+	j := &job{done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		defer blockPool.Put(buf)
+		j.key = blockKey(tail, in, last)
+		if j.out, j.sum, j.copied = bw.prev.block(j.key); j.copied {
+			return
+		}
+		if j.out, j.err = compressBlock(tail, in, last); j.err == nil {
+			sum := sha256.Sum256(j.out)
+			j.sum = hex.EncodeToString(sum[:])
+		}
+	}()
+	bw.queue = append(bw.queue, j)
+	if len(bw.queue) >= inFlight {
+		return bw.drain(1)
+	}
+	return nil
+}
+
+// drain writes out the oldest n blocks, in order.
+func (bw *blockWriter) drain(n int) error {
+	for ; n > 0 && len(bw.queue) > 0; n-- {
+		j := bw.queue[0]
+		bw.queue = bw.queue[1:]
+		<-j.done
+		if bw.err != nil {
+			continue
+		}
+		if j.err != nil {
+			bw.err = j.err
+			continue
+		}
+		if _, err := bw.w.Write(j.out); err != nil {
+			bw.err = err
+			continue
+		}
+		if j.copied {
+			bw.reused++
+		}
+		bw.blocks = append(bw.blocks, block{Key: j.key, Offset: bw.offset, Size: int64(len(j.out)), SHA256: j.sum})
+		bw.offset += int64(len(j.out))
+	}
+	return bw.err
+}
+
+// Close compresses the last block, which may be empty, and writes the
+// trailer.
+func (bw *blockWriter) Close() error {
+	if err := bw.start(); err != nil {
+		_ = bw.drain(len(bw.queue))
+		return err
+	}
+	if err := bw.submit(true); err != nil {
+		_ = bw.drain(len(bw.queue))
+		return err
+	}
+	if err := bw.drain(len(bw.queue)); err != nil {
+		return err
+	}
+	blockPool.Put(bw.cur)
+	bw.cur = nil
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], bw.crc.Sum32())
+	binary.LittleEndian.PutUint32(trailer[4:], bw.size)
+	_, bw.err = bw.w.Write(trailer[:])
+	return bw.err
+}
+
+// blockKey names a block's input: its dictionary, its content and whether
+// it ends the stream, under the compression settings.
+func blockKey(tail, in []byte, last bool) string {
+	h := sha256.New()
+	var n [17]byte
+	binary.LittleEndian.PutUint64(n[:8], uint64(len(tail)))
+	binary.LittleEndian.PutUint64(n[8:16], uint64(len(in)))
+	if last {
+		n[16] = 1
+	}
+	h.Write([]byte(Settings))
+	h.Write(n[:])
+	h.Write(tail)
+	h.Write(in)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// compressBlock deflates in with tail as the dictionary, ending with a sync
+// flush, or closing the stream when last.
+func compressBlock(tail, in []byte, last bool) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(in)/2 + 64)
+	fw := flatePool.Get().(*flate.Writer)
+	defer flatePool.Put(fw)
+	fw.ResetDict(&out, tail)
+	if _, err := fw.Write(in); err != nil {
+		return nil, err
+	}
+	if err := fw.Flush(); err != nil {
+		return nil, err
+	}
+	if last {
+		if err := fw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// block returns the compressed bytes of the block key names and their
+// hash, when the earlier stream has it and its bytes still hash as recorded.
+func (e *earlier) block(key string) ([]byte, string, bool) {
+	if e == nil {
+		return nil, "", false
+	}
+	b, ok := e.blocks[key]
+	if !ok || b.Size <= 0 || b.Size > 2*BlockSize || b.Offset < 0 {
+		return nil, "", false
+	}
+	out := make([]byte, b.Size)
+	if _, err := e.blob.ReadAt(out, b.Offset); err != nil {
+		return nil, "", false
+	}
+	if sum := sha256.Sum256(out); hex.EncodeToString(sum[:]) != b.SHA256 {
+		return nil, "", false
+	}
+	return out, b.SHA256, true
+}

@@ -1,0 +1,239 @@
+package cache
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
+)
+
+// binaryLike returns n bytes that compress about as a Go binary does.
+func binaryLike(n int, seed int64) []byte {
+	data := make([]byte, n)
+	r := rand.New(rand.NewSource(seed))
+	for i := range data {
+		if i%3 == 0 {
+			data[i] = byte(r.Intn(256))
+		} else {
+			data[i] = byte(i >> 5)
+		}
+	}
+	return data
+}
+
+// pgzipOf is the stream klauspost/pgzip writes for data with builder's
+// settings, the format the block writer promises.
+func pgzipOf(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := pgzip.NewWriterLevel(&buf, Level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.SetConcurrency(BlockSize, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// blockGzip writes data to a block writer in pieces of piece bytes.
+func blockGzip(t *testing.T, data []byte, piece int, prev *earlier) ([]byte, *blockWriter) {
+	t.Helper()
+	var buf bytes.Buffer
+	bw := newBlockWriter(&buf, prev)
+	for rest := data; len(rest) > 0; {
+		k := min(piece, len(rest))
+		if _, err := bw.Write(rest[:k]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[k:]
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), bw
+}
+
+func TestBlockWriterWritesPgzipStream(t *testing.T) {
+	for _, n := range []int{0, 1, tailSize, tailSize + 1, BlockSize - 1, BlockSize, BlockSize + 1, BlockSize + tailSize,
+		2 * BlockSize, 3*BlockSize + 12345} {
+		data := binaryLike(n, int64(n))
+		want := pgzipOf(t, data)
+		for _, piece := range []int{32 << 10, 7777, BlockSize + 3} {
+			got, bw := blockGzip(t, data, piece, nil)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes in pieces of %d: the stream differs from pgzip's (%d bytes, want %d)", n, piece, len(got), len(want))
+			}
+			if wantBlocks := n/BlockSize + 1; len(bw.blocks) != wantBlocks {
+				t.Errorf("%d bytes: %d blocks, want %d", n, len(bw.blocks), wantBlocks)
+			}
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("%d bytes: the stream does not decompress to its content: %v", n, err)
+		}
+	}
+}
+
+// earlierOf is stream, whose blocks bw recorded, as an earlier layer.
+func earlierOf(stream []byte, bw *blockWriter) *earlier {
+	e := &earlier{blob: bytes.NewReader(stream), blocks: map[string]block{}}
+	for _, b := range bw.blocks {
+		e.blocks[b.Key] = b
+	}
+	return e
+}
+
+func TestBlockWriterCopiesUnchangedBlocks(t *testing.T) {
+	old := binaryLike(5*BlockSize+999, 1)
+	oldStream, oldBW := blockGzip(t, old, 32<<10, nil)
+
+	// A change in the middle of the second block, and one in the last
+	// 16 KiB of the fourth, which is also the fifth block's dictionary.
+	changed := bytes.Clone(old)
+	changed[BlockSize+BlockSize/2] ^= 0xff
+	changed[4*BlockSize-100] ^= 0xff
+	got, bw := blockGzip(t, changed, 32<<10, earlierOf(oldStream, oldBW))
+	if want := pgzipOf(t, changed); !bytes.Equal(got, want) {
+		t.Fatal("with blocks copied, the stream differs from pgzip's")
+	}
+	// Six blocks: the second, fourth and fifth changed.
+	if bw.reused != 3 {
+		t.Errorf("copied %d blocks, want 3 (the first, third and last)", bw.reused)
+	}
+
+	// The same content again is copied whole.
+	again, bw := blockGzip(t, changed, BlockSize, earlierOf(got, bw))
+	if !bytes.Equal(again, got) || bw.reused != len(bw.blocks) {
+		t.Errorf("unchanged content: copied %d of %d blocks, streams equal: %t", bw.reused, len(bw.blocks), bytes.Equal(again, got))
+	}
+
+	// A block is never copied into another place: the last block's key
+	// says it is last.
+	prefix := old[:5*BlockSize]
+	_, bw = blockGzip(t, prefix, BlockSize, earlierOf(oldStream, oldBW))
+	if bw.reused != 5 {
+		t.Errorf("the content cut at a block boundary copied %d blocks, want 5 (the last is new: an empty last block)", bw.reused)
+	}
+}
+
+func TestBlockWriterChecksCopiedBytes(t *testing.T) {
+	old := binaryLike(3*BlockSize+500, 2) // four blocks
+	oldStream, oldBW := blockGzip(t, old, BlockSize, nil)
+	corrupt := bytes.Clone(oldStream)
+	b := oldBW.blocks[1]
+	corrupt[b.Offset+b.Size/2] ^= 0x55
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		sound  int
+	}{
+		{"a corrupted block", corrupt, 3},
+		{"a truncated stream", oldStream[:oldBW.blocks[2].Offset+1], 2},
+	} {
+		got, bw := blockGzip(t, old, BlockSize, earlierOf(tc.stream, oldBW))
+		if !bytes.Equal(got, oldStream) {
+			t.Errorf("%s: the stream differs from the one compressed in full", tc.name)
+		}
+		if bw.reused != tc.sound {
+			t.Errorf("%s: copied %d blocks, want the %d sound ones", tc.name, bw.reused, tc.sound)
+		}
+	}
+}
+
+func TestLineageLendsBlocks(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	bin := binaryLike(4*BlockSize, 3)
+	produce := func(data []byte) Producer {
+		return func(w io.Writer) error { _, err := w.Write(data); return err }
+	}
+	key := Key{Content: "build-1", Lineage: "go-binary:example.com/app:linux/amd64"}
+	if _, err := c.KeyedLayer(key, produce(bin)); err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Clone(bin)
+	changed[2*BlockSize+5] ^= 1
+	key.Content = "build-2"
+	l, err := c.KeyedLayer(key, produce(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reused, blocks := CopiedBlocks(l); reused != 4 || blocks != 5 {
+		t.Errorf("copied %d of %d blocks, want 4 of 5", reused, blocks)
+	}
+	fresh, err := Cache{Dir: t.TempDir()}.KeyedLayer(key, produce(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, l) != digest(t, fresh) {
+		t.Errorf("a layer made with copied blocks is %s, compressed in full %s", digest(t, l), digest(t, fresh))
+	}
+
+	// Another lineage lends nothing; a broken block list costs only the
+	// copies.
+	key = Key{Content: "build-3", Lineage: "go-binary:example.com/other:linux/amd64"}
+	l, err = c.KeyedLayer(key, produce(binaryLike(4*BlockSize, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reused, _ := CopiedBlocks(l); reused != 0 {
+		t.Errorf("another lineage's layer copied %d blocks", reused)
+	}
+	lists, err := filepath.Glob(filepath.Join(c.Dir, "layers", Settings, "*", blocksFile))
+	if err != nil || len(lists) != 3 {
+		t.Fatalf("block lists: %v, %v", lists, err)
+	}
+	for _, p := range lists {
+		if err := os.WriteFile(p, []byte("{not json"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key = Key{Content: "build-4", Lineage: "go-binary:example.com/app:linux/amd64"}
+	changed[5] ^= 1
+	l, err = c.KeyedLayer(key, produce(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reused, _ := CopiedBlocks(l); reused != 0 {
+		t.Errorf("copied %d blocks with a broken block list", reused)
+	}
+	var recorded []block
+	diffID, err := l.DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(c.Dir, "layers", Settings, diffID.Hex, blocksFile))
+	if err == nil {
+		err = json.Unmarshal(data, &recorded)
+	}
+	if err != nil || len(recorded) != 5 {
+		t.Errorf("the new entry lists %d blocks (%v), want 5", len(recorded), err)
+	}
+}
+
+func TestSettingsNameFlateVersion(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "github.com/klauspost/compress " + flateVersion + "\n"; !strings.Contains(string(mod), want) {
+		t.Errorf("go.mod does not require %q: set flateVersion to the version it requires", strings.TrimSpace(want))
+	}
+}

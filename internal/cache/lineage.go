@@ -1,0 +1,76 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/atomicfile"
+)
+
+// A lineage record names the last layer stored for a lineage (see Key), so
+// that the next layer of the lineage can copy its unchanged blocks. Each
+// entry keeps the list of its blocks in blocksFile. Nothing in either is
+// trusted: a block is copied only when its bytes hash as its record says,
+// and its record is found by the hash of its input, so a lost, stale or
+// corrupted record only costs compressing the block again.
+
+// blocksFile lists an entry's compressed blocks.
+const blocksFile = "blocks.json"
+
+func (c Cache) lineagePath(lineage string) string {
+	h := sha256.Sum256([]byte(Settings + "\x00" + lineage))
+	return filepath.Join(c.sub("lineage"), hex.EncodeToString(h[:]))
+}
+
+// follow records diffID as the lineage's last layer; a failure only costs
+// compressing the next one in full.
+func (c Cache) follow(lineage string, diffID v1.Hash) {
+	if lineage == "" || c.Dir == "" {
+		return
+	}
+	p := c.lineagePath(lineage)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return
+	}
+	_ = atomicfile.WriteFile(p, []byte(diffID.String()))
+}
+
+// earlier opens the lineage's last layer, to copy blocks from; nil when
+// there is none to be read. The returned function closes it.
+func (c Cache) earlier(lineage string) (*earlier, func()) {
+	none := func() {}
+	if lineage == "" || c.Dir == "" {
+		return nil, none
+	}
+	data, err := os.ReadFile(c.lineagePath(lineage))
+	if err != nil {
+		return nil, none
+	}
+	diffID, err := v1.NewHash(string(data))
+	if err != nil {
+		return nil, none
+	}
+	dir := c.entryDir(diffID)
+	data, err = os.ReadFile(filepath.Join(dir, blocksFile))
+	if err != nil {
+		return nil, none
+	}
+	var blocks []block
+	if err := json.Unmarshal(data, &blocks); err != nil {
+		return nil, none
+	}
+	f, err := os.Open(filepath.Join(dir, "blob"))
+	if err != nil {
+		return nil, none
+	}
+	e := &earlier{blob: f, blocks: make(map[string]block, len(blocks))}
+	for _, b := range blocks {
+		e.blocks[b.Key] = b
+	}
+	return e, func() { _ = f.Close() }
+}
