@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -48,12 +49,15 @@ const flateVersion = "v1.20.3"
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0x00, 0x09, 0x6e, 0x88, 0, 255}
 
 // block records one compressed block of a stream: the key of what it was
-// compressed from, and where its bytes are in the stream, with their hash.
+// compressed from, and where its bytes are in the stream, with their
+// CRC-32C. The checksum finds a stream truncated, corrupted or written over
+// since; a cryptographic hash would add nothing, as whoever can write the
+// stream can write its list of blocks too.
 type block struct {
 	Key    string `json:"key"`
 	Offset int64  `json:"offset"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	CRC32C uint32 `json:"crc32c"`
 }
 
 // earlier is a stream compressed before, whose blocks may be copied.
@@ -82,8 +86,8 @@ type blockWriter struct {
 // job is one block being compressed (or copied).
 type job struct {
 	done   chan struct{}
-	out    []byte
-	sum    string // of out
+	out    *[]byte
+	crc    uint32 // of out
 	key    string
 	copied bool
 	err    error
@@ -92,6 +96,12 @@ type job struct {
 var (
 	blockPool = sync.Pool{New: func() any {
 		b := make([]byte, 0, BlockSize)
+		return &b
+	}}
+	// outPool holds compressed blocks, a little larger than their input
+	// at worst.
+	outPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, BlockSize+BlockSize/16)
 		return &b
 	}}
 	flatePool = sync.Pool{New: func() any {
@@ -160,12 +170,12 @@ func (bw *blockWriter) submit(last bool) error {
 		defer close(j.done)
 		defer blockPool.Put(buf)
 		j.key = blockKey(tail, in, last)
-		if j.out, j.sum, j.copied = bw.prev.block(j.key); j.copied {
+		j.out = outPool.Get().(*[]byte)
+		if j.crc, j.copied = bw.prev.block(j.key, j.out); j.copied {
 			return
 		}
-		if j.out, j.err = compressBlock(tail, in, last); j.err == nil {
-			sum := sha256.Sum256(j.out)
-			j.sum = hex.EncodeToString(sum[:])
+		if j.err = compressBlock(tail, in, last, j.out); j.err == nil {
+			j.crc = crc32.Checksum(*j.out, castagnoli)
 		}
 	}()
 	bw.queue = append(bw.queue, j)
@@ -181,22 +191,22 @@ func (bw *blockWriter) drain(n int) error {
 		j := bw.queue[0]
 		bw.queue = bw.queue[1:]
 		<-j.done
-		if bw.err != nil {
-			continue
-		}
-		if j.err != nil {
+		out := *j.out
+		if bw.err == nil && j.err != nil {
 			bw.err = j.err
-			continue
 		}
-		if _, err := bw.w.Write(j.out); err != nil {
-			bw.err = err
+		if bw.err == nil {
+			_, bw.err = bw.w.Write(out)
+		}
+		outPool.Put(j.out)
+		if bw.err != nil {
 			continue
 		}
 		if j.copied {
 			bw.reused++
 		}
-		bw.blocks = append(bw.blocks, block{Key: j.key, Offset: bw.offset, Size: int64(len(j.out)), SHA256: j.sum})
-		bw.offset += int64(len(j.out))
+		bw.blocks = append(bw.blocks, block{Key: j.key, Offset: bw.offset, Size: int64(len(out)), CRC32C: j.crc})
+		bw.offset += int64(len(out))
 	}
 	return bw.err
 }
@@ -241,44 +251,47 @@ func blockKey(tail, in []byte, last bool) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// compressBlock deflates in with tail as the dictionary, ending with a sync
-// flush, or closing the stream when last.
-func compressBlock(tail, in []byte, last bool) ([]byte, error) {
-	var out bytes.Buffer
-	out.Grow(len(in)/2 + 64)
+// compressBlock deflates in into out with tail as the dictionary, ending
+// with a sync flush, or closing the stream when last.
+func compressBlock(tail, in []byte, last bool, out *[]byte) error {
+	buf := bytes.NewBuffer((*out)[:0])
 	fw := flatePool.Get().(*flate.Writer)
 	defer flatePool.Put(fw)
-	fw.ResetDict(&out, tail)
+	fw.ResetDict(buf, tail)
 	if _, err := fw.Write(in); err != nil {
-		return nil, err
+		return err
 	}
 	if err := fw.Flush(); err != nil {
-		return nil, err
+		return err
 	}
 	if last {
 		if err := fw.Close(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out.Bytes(), nil
+	*out = buf.Bytes()
+	return nil
 }
 
-// block returns the compressed bytes of the block key names and their
-// hash, when the earlier stream has it and its bytes still hash as recorded.
-func (e *earlier) block(key string) ([]byte, string, bool) {
+// block reads into out the compressed bytes of the block key names and
+// returns their checksum, when the earlier stream has it and its bytes
+// still match their checksum.
+func (e *earlier) block(key string, out *[]byte) (uint32, bool) {
 	if e == nil {
-		return nil, "", false
+		return 0, false
 	}
 	b, ok := e.blocks[key]
 	if !ok || b.Size <= 0 || b.Size > 2*BlockSize || b.Offset < 0 {
-		return nil, "", false
+		return 0, false
 	}
-	out := make([]byte, b.Size)
-	if _, err := e.blob.ReadAt(out, b.Offset); err != nil {
-		return nil, "", false
+	*out = slices.Grow((*out)[:0], int(b.Size))[:b.Size]
+	if _, err := e.blob.ReadAt(*out, b.Offset); err != nil {
+		return 0, false
 	}
-	if sum := sha256.Sum256(out); hex.EncodeToString(sum[:]) != b.SHA256 {
-		return nil, "", false
+	if crc32.Checksum(*out, castagnoli) != b.CRC32C {
+		return 0, false
 	}
-	return out, b.SHA256, true
+	return b.CRC32C, true
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)

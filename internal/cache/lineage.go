@@ -14,10 +14,11 @@ import (
 
 // A lineage record names the last layer stored for a lineage (see Key), so
 // that the next layer of the lineage can copy its unchanged blocks. Each
-// entry keeps the list of its blocks in blocksFile. Nothing in either is
-// trusted: a block is copied only when its bytes hash as its record says,
-// and its record is found by the hash of its input, so a lost, stale or
-// corrupted record only costs compressing the block again.
+// entry keeps the list of its blocks in blocksFile. A block's record is
+// found by the SHA-256 of its input, and its bytes are copied only when
+// they match the record's CRC-32C, so a lost, stale or corrupted record
+// only costs compressing the block again. (Like every cache entry, they do
+// not stand against someone who can write the cache directory.)
 
 // blocksFile lists an entry's compressed blocks.
 const blocksFile = "blocks.json"
