@@ -147,7 +147,7 @@ func (c Cache) layersDir() string {
 	if root == "" {
 		root = c.Scratch
 	}
-	return filepath.Join(root, "layers", Settings)
+	return filepath.Join(root, "layers", settings)
 }
 
 func (c Cache) entryDir(diffID v1.Hash) string {
@@ -227,7 +227,7 @@ func compress(path string, produce Producer, prev *earlier) (entry, []block, int
 	diffID := sha256.New()
 	content := &counter{w: io.MultiWriter(zw, diffID)}
 	if err := produce(content); err != nil {
-		_ = zw.Close()
+		zw.abort()
 		return entry{}, nil, 0, fmt.Errorf("writing layer content: %w", err)
 	}
 	if err := zw.Close(); err != nil {

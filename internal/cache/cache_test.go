@@ -132,7 +132,7 @@ func TestCorruptEntryIsRebuilt(t *testing.T) {
 			c := Cache{Dir: t.TempDir()}
 			p := content(1<<18, 3)
 			want := digest(t, mustLayer(t, c, p))
-			blobs, err := filepath.Glob(filepath.Join(c.Dir, "layers", Settings, "*", "blob"))
+			blobs, err := filepath.Glob(filepath.Join(c.Dir, "layers", settings, "*", "blob"))
 			if err != nil || len(blobs) != 1 {
 				t.Fatalf("finding the cached blob: %v, %v", blobs, err)
 			}
@@ -175,7 +175,7 @@ func TestConcurrentBuildsShareTheCache(t *testing.T) {
 			t.Errorf("build %d got %s, build 0 got %s", i, digests[i], digests[0])
 		}
 	}
-	entries, err := filepath.Glob(filepath.Join(dir, "layers", Settings, "*"))
+	entries, err := filepath.Glob(filepath.Join(dir, "layers", settings, "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestKeyedLayerSkipsHashing(t *testing.T) {
 		t.Errorf("digests %s and %s differ", digest(t, first), digest(t, second))
 	}
 	// A key whose entry went bad falls back to the content.
-	blobs, err := filepath.Glob(filepath.Join(c.Dir, "layers", Settings, "*", "blob"))
+	blobs, err := filepath.Glob(filepath.Join(c.Dir, "layers", settings, "*", "blob"))
 	if err != nil || len(blobs) != 1 {
 		t.Fatalf("finding the cached blob: %v, %v", blobs, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -14,7 +15,7 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// The gzip stream of a layer is compressed in blocks of BlockSize, each with
+// The gzip stream of a layer is compressed in blocks of blockSize, each with
 // the last tailSize bytes of the block before as its dictionary, and ended
 // with a sync flush (the last block is closed instead): the stream
 // klauspost/pgzip v1.3.0 writes, byte for byte, with these settings. Each
@@ -27,18 +28,18 @@ import (
 // little to compress again; they cost 0.05 % in size against blocks of
 // 1 MiB.
 const (
-	Level     = 3
-	BlockSize = 128 << 10
+	level     = 3
+	blockSize = 128 << 10
 	tailSize  = 16 << 10
 	// inFlight is how many blocks are compressed at once.
 	inFlight = 4
 )
 
-// Settings names the compression: the parameters above and the version of
+// settings names the compression: the parameters above and the version of
 // the flate implementation. It is part of every key, so that entries and
 // blocks written with other settings are never mixed up: a block compressed
 // by another flate version would decompress the same but change the digest.
-var Settings = "gzip-l3-b128k-t16k-flate-" + flateVersion
+const settings = "gzip-l3-b128k-t16k-flate-" + flateVersion
 
 // flateVersion is the version of github.com/klauspost/compress that go.mod
 // requires (a test checks it): a new version may compress otherwise.
@@ -95,17 +96,17 @@ type job struct {
 
 var (
 	blockPool = sync.Pool{New: func() any {
-		b := make([]byte, 0, BlockSize)
+		b := make([]byte, 0, blockSize)
 		return &b
 	}}
 	// outPool holds compressed blocks, a little larger than their input
 	// at worst.
 	outPool = sync.Pool{New: func() any {
-		b := make([]byte, 0, BlockSize+BlockSize/16)
+		b := make([]byte, 0, blockSize+blockSize/16)
 		return &b
 	}}
 	flatePool = sync.Pool{New: func() any {
-		w, _ := flate.NewWriter(nil, Level)
+		w, _ := flate.NewWriter(nil, level)
 		return w
 	}}
 )
@@ -142,10 +143,10 @@ func (bw *blockWriter) Write(p []byte) (int, error) {
 	bw.crc.Write(p)
 	bw.size += uint32(n)
 	for len(p) > 0 {
-		k := min(len(p), BlockSize-len(*bw.cur))
+		k := min(len(p), blockSize-len(*bw.cur))
 		*bw.cur = append(*bw.cur, p[:k]...)
 		p = p[k:]
-		if len(*bw.cur) == BlockSize {
+		if len(*bw.cur) == blockSize {
 			if err := bw.submit(false); err != nil {
 				return n - len(p), err
 			}
@@ -234,6 +235,14 @@ func (bw *blockWriter) Close() error {
 	return bw.err
 }
 
+// abort waits for the blocks under way, and writes nothing more.
+func (bw *blockWriter) abort() {
+	if bw.err == nil {
+		bw.err = errors.New("compression aborted")
+	}
+	_ = bw.drain(len(bw.queue))
+}
+
 // blockKey names a block's input: its dictionary, its content and whether
 // it ends the stream, under the compression settings.
 func blockKey(tail, in []byte, last bool) string {
@@ -244,7 +253,7 @@ func blockKey(tail, in []byte, last bool) string {
 	if last {
 		n[16] = 1
 	}
-	h.Write([]byte(Settings))
+	h.Write([]byte(settings))
 	h.Write(n[:])
 	h.Write(tail)
 	h.Write(in)
@@ -281,7 +290,7 @@ func (e *earlier) block(key string, out *[]byte) (uint32, bool) {
 		return 0, false
 	}
 	b, ok := e.blocks[key]
-	if !ok || b.Size <= 0 || b.Size > 2*BlockSize || b.Offset < 0 {
+	if !ok || b.Size <= 0 || b.Size > 2*blockSize || b.Offset < 0 {
 		return 0, false
 	}
 	*out = slices.Grow((*out)[:0], int(b.Size))[:b.Size]

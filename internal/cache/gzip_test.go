@@ -3,7 +3,9 @@ package cache
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -33,11 +35,11 @@ func binaryLike(n int, seed int64) []byte {
 func pgzipOf(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := pgzip.NewWriterLevel(&buf, Level)
+	zw, err := pgzip.NewWriterLevel(&buf, level)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.SetConcurrency(BlockSize, 4); err != nil {
+	if err := zw.SetConcurrency(blockSize, 4); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := zw.Write(data); err != nil {
@@ -68,16 +70,16 @@ func blockGzip(t *testing.T, data []byte, piece int, prev *earlier) ([]byte, *bl
 }
 
 func TestBlockWriterWritesPgzipStream(t *testing.T) {
-	for _, n := range []int{0, 1, tailSize, tailSize + 1, BlockSize - 1, BlockSize, BlockSize + 1, BlockSize + tailSize,
-		2 * BlockSize, 3*BlockSize + 12345} {
+	for _, n := range []int{0, 1, tailSize, tailSize + 1, blockSize - 1, blockSize, blockSize + 1, blockSize + tailSize,
+		2 * blockSize, 3*blockSize + 12345} {
 		data := binaryLike(n, int64(n))
 		want := pgzipOf(t, data)
-		for _, piece := range []int{32 << 10, 7777, BlockSize + 3} {
+		for _, piece := range []int{32 << 10, 7777, blockSize + 3} {
 			got, bw := blockGzip(t, data, piece, nil)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("%d bytes in pieces of %d: the stream differs from pgzip's (%d bytes, want %d)", n, piece, len(got), len(want))
 			}
-			if wantBlocks := n/BlockSize + 1; len(bw.blocks) != wantBlocks {
+			if wantBlocks := n/blockSize + 1; len(bw.blocks) != wantBlocks {
 				t.Errorf("%d bytes: %d blocks, want %d", n, len(bw.blocks), wantBlocks)
 			}
 		}
@@ -102,14 +104,14 @@ func earlierOf(stream []byte, bw *blockWriter) *earlier {
 }
 
 func TestBlockWriterCopiesUnchangedBlocks(t *testing.T) {
-	old := binaryLike(5*BlockSize+999, 1)
+	old := binaryLike(5*blockSize+999, 1)
 	oldStream, oldBW := blockGzip(t, old, 32<<10, nil)
 
 	// A change in the middle of the second block, and one in the last
 	// 16 KiB of the fourth, which is also the fifth block's dictionary.
 	changed := bytes.Clone(old)
-	changed[BlockSize+BlockSize/2] ^= 0xff
-	changed[4*BlockSize-100] ^= 0xff
+	changed[blockSize+blockSize/2] ^= 0xff
+	changed[4*blockSize-100] ^= 0xff
 	got, bw := blockGzip(t, changed, 32<<10, earlierOf(oldStream, oldBW))
 	if want := pgzipOf(t, changed); !bytes.Equal(got, want) {
 		t.Fatal("with blocks copied, the stream differs from pgzip's")
@@ -120,23 +122,23 @@ func TestBlockWriterCopiesUnchangedBlocks(t *testing.T) {
 	}
 
 	// The same content again is copied whole.
-	again, bw := blockGzip(t, changed, BlockSize, earlierOf(got, bw))
+	again, bw := blockGzip(t, changed, blockSize, earlierOf(got, bw))
 	if !bytes.Equal(again, got) || bw.reused != len(bw.blocks) {
 		t.Errorf("unchanged content: copied %d of %d blocks, streams equal: %t", bw.reused, len(bw.blocks), bytes.Equal(again, got))
 	}
 
 	// A block is never copied into another place: the last block's key
 	// says it is last.
-	prefix := old[:5*BlockSize]
-	_, bw = blockGzip(t, prefix, BlockSize, earlierOf(oldStream, oldBW))
+	prefix := old[:5*blockSize]
+	_, bw = blockGzip(t, prefix, blockSize, earlierOf(oldStream, oldBW))
 	if bw.reused != 5 {
 		t.Errorf("the content cut at a block boundary copied %d blocks, want 5 (the last is new: an empty last block)", bw.reused)
 	}
 }
 
 func TestBlockWriterChecksCopiedBytes(t *testing.T) {
-	old := binaryLike(3*BlockSize+500, 2) // four blocks
-	oldStream, oldBW := blockGzip(t, old, BlockSize, nil)
+	old := binaryLike(3*blockSize+500, 2) // four blocks
+	oldStream, oldBW := blockGzip(t, old, blockSize, nil)
 	corrupt := bytes.Clone(oldStream)
 	b := oldBW.blocks[1]
 	corrupt[b.Offset+b.Size/2] ^= 0x55
@@ -148,7 +150,7 @@ func TestBlockWriterChecksCopiedBytes(t *testing.T) {
 		{"a corrupted block", corrupt, 3},
 		{"a truncated stream", oldStream[:oldBW.blocks[2].Offset+1], 2},
 	} {
-		got, bw := blockGzip(t, old, BlockSize, earlierOf(tc.stream, oldBW))
+		got, bw := blockGzip(t, old, blockSize, earlierOf(tc.stream, oldBW))
 		if !bytes.Equal(got, oldStream) {
 			t.Errorf("%s: the stream differs from the one compressed in full", tc.name)
 		}
@@ -160,7 +162,7 @@ func TestBlockWriterChecksCopiedBytes(t *testing.T) {
 
 func TestLineageLendsBlocks(t *testing.T) {
 	c := Cache{Dir: t.TempDir()}
-	bin := binaryLike(4*BlockSize, 3)
+	bin := binaryLike(4*blockSize, 3)
 	produce := func(data []byte) Producer {
 		return func(w io.Writer) error { _, err := w.Write(data); return err }
 	}
@@ -169,7 +171,7 @@ func TestLineageLendsBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := bytes.Clone(bin)
-	changed[2*BlockSize+5] ^= 1
+	changed[2*blockSize+5] ^= 1
 	key.Content = "build-2"
 	l, err := c.KeyedLayer(key, produce(changed))
 	if err != nil {
@@ -189,14 +191,14 @@ func TestLineageLendsBlocks(t *testing.T) {
 	// Another lineage lends nothing; a broken block list costs only the
 	// copies.
 	key = Key{Content: "build-3", Lineage: "go-binary:example.com/other:linux/amd64"}
-	l, err = c.KeyedLayer(key, produce(binaryLike(4*BlockSize, 4)))
+	l, err = c.KeyedLayer(key, produce(binaryLike(4*blockSize, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if reused, _ := CopiedBlocks(l); reused != 0 {
 		t.Errorf("another lineage's layer copied %d blocks", reused)
 	}
-	lists, err := filepath.Glob(filepath.Join(c.Dir, "layers", Settings, "*", blocksFile))
+	lists, err := filepath.Glob(filepath.Join(c.Dir, "layers", settings, "*", blocksFile))
 	if err != nil || len(lists) != 3 {
 		t.Fatalf("block lists: %v, %v", lists, err)
 	}
@@ -219,7 +221,7 @@ func TestLineageLendsBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(c.Dir, "layers", Settings, diffID.Hex, blocksFile))
+	data, err := os.ReadFile(filepath.Join(c.Dir, "layers", settings, diffID.Hex, blocksFile))
 	if err == nil {
 		err = json.Unmarshal(data, &recorded)
 	}
@@ -235,5 +237,26 @@ func TestSettingsNameFlateVersion(t *testing.T) {
 	}
 	if want := "github.com/klauspost/compress " + flateVersion + "\n"; !strings.Contains(string(mod), want) {
 		t.Errorf("go.mod does not require %q: set flateVersion to the version it requires", strings.TrimSpace(want))
+	}
+}
+
+func TestProducerFailureStoresNothing(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	boom := errors.New("disk on fire")
+	_, err := c.KeyedLayer(Key{Content: "id", Lineage: "app"}, func(w io.Writer) error {
+		if _, err := w.Write(binaryLike(3*blockSize+7, 5)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("KeyedLayer = %v, want the producer's error", err)
+	}
+	left, err := filepath.Glob(filepath.Join(c.Dir, "layers", settings, "*"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("a failed layer left %v (%v)", left, err)
+	}
+	if _, err := os.Stat(c.lineagePath("app")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed layer became its lineage's last: %v", err)
 	}
 }

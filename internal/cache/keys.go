@@ -19,7 +19,7 @@ import (
 
 // keyPath is where the diffID of the content a key names is recorded.
 func (c Cache) keyPath(key string) string {
-	h := sha256.Sum256([]byte(Settings + "\x00" + key))
+	h := sha256.Sum256([]byte(settings + "\x00" + key))
 	return filepath.Join(c.keys(), hex.EncodeToString(h[:]))
 }
 

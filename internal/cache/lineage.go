@@ -24,7 +24,7 @@ import (
 const blocksFile = "blocks.json"
 
 func (c Cache) lineagePath(lineage string) string {
-	h := sha256.Sum256([]byte(Settings + "\x00" + lineage))
+	h := sha256.Sum256([]byte(settings + "\x00" + lineage))
 	return filepath.Join(c.sub("lineage"), hex.EncodeToString(h[:]))
 }
 
@@ -35,6 +35,9 @@ func (c Cache) follow(lineage string, diffID v1.Hash) {
 		return
 	}
 	p := c.lineagePath(lineage)
+	if data, err := os.ReadFile(p); err == nil && string(data) == diffID.String() {
+		return // an unchanged layer writes nothing
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return
 	}
