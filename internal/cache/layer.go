@@ -32,7 +32,7 @@ var errNotCached = errors.New("not cached")
 // its blob has the recorded size and digest — and returns it as a layer.
 // With no entry at all, the error is errNotCached.
 func open(dir string, diffID v1.Hash) (*layer, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	data, err := readRegular(filepath.Join(dir, "meta.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
 			return nil, errNotCached
@@ -58,7 +58,7 @@ func open(dir string, diffID v1.Hash) (*layer, error) {
 // verify checks the blob's size and sha256 against the entry, so that a
 // truncated or corrupted entry is never served.
 func verify(blob string, e entry) error {
-	f, err := os.Open(blob)
+	f, err := openRegular(blob)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (c Cache) follow(lineage string, diffID v1.Hash) {
 		return
 	}
 	p := c.lineagePath(lineage)
-	if data, err := os.ReadFile(p); err == nil && string(data) == diffID.String() {
+	if data, err := readRegular(p); err == nil && string(data) == diffID.String() {
 		return // an unchanged layer writes nothing
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -51,7 +51,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 	if lineage == "" || c.Dir == "" {
 		return nil, none
 	}
-	data, err := os.ReadFile(c.lineagePath(lineage))
+	data, err := readRegular(c.lineagePath(lineage))
 	if err != nil {
 		return nil, none
 	}
@@ -60,7 +60,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 		return nil, none
 	}
 	dir := c.entryDir(diffID)
-	data, err = os.ReadFile(filepath.Join(dir, blocksFile))
+	data, err = readRegular(filepath.Join(dir, blocksFile))
 	if err != nil {
 		return nil, none
 	}
@@ -68,7 +68,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 	if err := json.Unmarshal(data, &blocks); err != nil {
 		return nil, none
 	}
-	f, err := os.Open(filepath.Join(dir, "blob"))
+	f, err := openRegular(filepath.Join(dir, "blob"))
 	if err != nil {
 		return nil, none
 	}
