@@ -122,7 +122,7 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 	if probeLayer != nil && entrypoint == probe.Path {
 		return nil, fmt.Errorf("the binary %s would replace builder's healthcheck probe: rename it (name in its builder settings)", entrypoint)
 	}
-	app, err := pl.binaryLayer(binPath, entrypoint, p)
+	app, err := pl.binaryLayer(binPath, entrypoint, pl.src.ImportPath, p)
 	if err != nil {
 		return nil, fmt.Errorf("building the application layer: %w", err)
 	}
@@ -149,8 +149,9 @@ func (pl *Planned) assemble(baseImg v1.Image, baseDigest v1.Hash, p v1.Platform,
 }
 
 // binaryLayer is the layer that installs the binary at binPath as dest,
-// from the cache when its content is there.
-func (pl *Planned) binaryLayer(binPath, dest string, p v1.Platform) (v1.Layer, error) {
+// from the cache when its content is there. program names what the binary
+// is a build of (its import path), for p.
+func (pl *Planned) binaryLayer(binPath, dest, program string, p v1.Platform) (v1.Layer, error) {
 	e, err := layers.BinaryEntry(binPath, dest)
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (pl *Planned) binaryLayer(binPath, dest string, p v1.Platform) (v1.Layer, e
 	// The build ID names the binary's content, so that an unchanged binary
 	// is found in the cache without being read again; the service's
 	// previous binary lends the blocks a change left as they were.
-	key := cache.Key{Lineage: fmt.Sprintf("go-binary:%s:%s:%s:%o", pl.src.ImportPath, p.String(), dest, e.Mode)}
+	key := cache.Key{Lineage: fmt.Sprintf("go-binary:%s:%s:%s:%o", program, p.String(), dest, e.Mode)}
 	if id, err := gobuild.BuildID(binPath); err == nil {
 		key.Content = fmt.Sprintf("go-binary:%s:%s:%o", id, dest, e.Mode)
 	}
@@ -183,7 +184,7 @@ func (pl *Planned) startProbe(ctx context.Context, p v1.Platform) func() (v1.Lay
 			return
 		}
 		defer unlock()
-		l, err = pl.binaryLayer(bin, probe.Path, p)
+		l, err = pl.binaryLayer(bin, probe.Path, "builder-probe", p)
 		pl.env.Trace.Mark("probe " + p.String())
 	}()
 	return func() (v1.Layer, error) {

@@ -1,9 +1,10 @@
 // Package cache owns builder's cache directory: where each kind of entry
-// lives (compressed layers, key records, pulled bases, compiled binaries,
-// blob locations for mounts), and the layer cache itself, which keeps
-// compressed layers keyed by the digest of their uncompressed content and the
-// compression settings, so that a layer whose content has not changed is
-// never compressed or hashed twice.
+// lives (compressed layers with their block lists, key and lineage records,
+// pulled bases, compiled binaries, blob locations for mounts), and the layer
+// cache itself, which keeps compressed layers keyed by the digest of their
+// uncompressed content and the compression settings, so that a layer whose
+// content has not changed is never compressed or hashed twice, and a new
+// version of a layer copies the compressed blocks its last version shares.
 package cache
 
 import (
@@ -171,7 +172,7 @@ func (c Cache) store(produce Producer, want *v1.Hash, lineage string) (*layer, e
 	}
 	defer os.RemoveAll(tmp)
 	prev, closePrev := c.earlier(lineage)
-	e, blocks, reused, err := compress(filepath.Join(tmp, "blob"), produce, prev)
+	e, blocks, reused, err := compress(filepath.Join(tmp, "blob"), produce, prev, lineage != "")
 	closePrev()
 	if err != nil {
 		return nil, err
@@ -197,8 +198,12 @@ func (c Cache) store(produce Producer, want *v1.Hash, lineage string) (*layer, e
 		return nil, fmt.Errorf("writing the cache entry: %w", err)
 	}
 	// Only a cost if lost: the blocks are then compressed again.
-	if data, err := json.Marshal(blocks); err == nil {
-		_ = os.WriteFile(filepath.Join(tmp, blocksFile), data, 0o644)
+	if len(blocks) > 0 {
+		if data, err := json.Marshal(blocks); err == nil {
+			if err := os.WriteFile(filepath.Join(tmp, blocksFile), data, 0o644); err != nil {
+				_ = os.Remove(filepath.Join(tmp, blocksFile))
+			}
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		// A concurrent build stored the same content first.
@@ -214,8 +219,9 @@ func (c Cache) store(produce Producer, want *v1.Hash, lineage string) (*layer, e
 
 // compress writes the gzip of the content to path, copying from prev the
 // blocks it has, and returns its digests and sizes, hashing the content and
-// the compressed stream in one pass, its blocks, and how many were copied.
-func compress(path string, produce Producer, prev *earlier) (entry, []block, int, error) {
+// the compressed stream in one pass; its blocks, when keyed, and how many
+// were copied.
+func compress(path string, produce Producer, prev *earlier, keyed bool) (entry, []block, int, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return entry{}, nil, 0, fmt.Errorf("writing the layer cache: %w", err)
@@ -223,7 +229,7 @@ func compress(path string, produce Producer, prev *earlier) (entry, []block, int
 	defer f.Close()
 	digest := sha256.New()
 	compressed := &counter{w: io.MultiWriter(f, digest)}
-	zw := newBlockWriter(compressed, prev)
+	zw := newBlockWriter(compressed, prev, keyed)
 	diffID := sha256.New()
 	content := &counter{w: io.MultiWriter(zw, diffID)}
 	if err := produce(content); err != nil {

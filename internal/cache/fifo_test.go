@@ -24,18 +24,29 @@ func TestSpecialFilesInTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, path := range map[string]func(c Cache) string{
-		"key record":      func(c Cache) string { return c.keyPath("id") },
-		"lineage record":  func(c Cache) string { return c.lineagePath("app") },
-		"entry meta.json": func(c Cache) string { return filepath.Join(c.entryDir(diffID), "meta.json") },
-		"entry blob":      func(c Cache) string { return filepath.Join(c.entryDir(diffID), "blob") },
+	for _, tc := range []struct {
+		name string
+		path func(c Cache) string
+		// next is the key of the second build: "id" again finds the
+		// entry by its key, "id-2" stores it again, reading the lineage.
+		next string
+	}{
+		{"key record", func(c Cache) string { return c.keyPath("id") }, "id"},
+		{"lineage record", func(c Cache) string { return c.lineagePath("app") }, "id"},
+		{"lineage record read to copy blocks", func(c Cache) string { return c.lineagePath("app") }, "id-2"},
+		{"block list", func(c Cache) string { return filepath.Join(c.entryDir(diffID), blocksFile) }, "id-2"},
+		{"entry meta.json", func(c Cache) string { return filepath.Join(c.entryDir(diffID), "meta.json") }, "id"},
+		{"entry blob", func(c Cache) string { return filepath.Join(c.entryDir(diffID), "blob") }, "id"},
+		{"entry blob read to copy blocks", func(c Cache) string { return filepath.Join(c.entryDir(diffID), "blob") }, "id-2"},
 	} {
+		name, path := tc.name, tc.path
 		t.Run(name, func(t *testing.T) {
 			c := Cache{Dir: t.TempDir()}
 			key := Key{Content: "id", Lineage: "app"}
 			if _, err := c.KeyedLayer(key, produce); err != nil {
 				t.Fatal(err)
 			}
+			key.Content = tc.next
 			p := path(c)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				t.Fatal(err)

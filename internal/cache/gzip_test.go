@@ -55,7 +55,7 @@ func pgzipOf(t *testing.T, data []byte) []byte {
 func blockGzip(t *testing.T, data []byte, piece int, prev *earlier) ([]byte, *blockWriter) {
 	t.Helper()
 	var buf bytes.Buffer
-	bw := newBlockWriter(&buf, prev)
+	bw := newBlockWriter(&buf, prev, true)
 	for rest := data; len(rest) > 0; {
 		k := min(piece, len(rest))
 		if _, err := bw.Write(rest[:k]); err != nil {
@@ -127,12 +127,69 @@ func TestBlockWriterCopiesUnchangedBlocks(t *testing.T) {
 		t.Errorf("unchanged content: copied %d of %d blocks, streams equal: %t", bw.reused, len(bw.blocks), bytes.Equal(again, got))
 	}
 
-	// A block is never copied into another place: the last block's key
-	// says it is last.
+	// Content cut at a block boundary ends with an empty last block, which
+	// is new; the others are copied.
 	prefix := old[:5*blockSize]
 	_, bw = blockGzip(t, prefix, blockSize, earlierOf(oldStream, oldBW))
 	if bw.reused != 5 {
 		t.Errorf("the content cut at a block boundary copied %d blocks, want 5 (the last is new: an empty last block)", bw.reused)
+	}
+
+	// A block is found by its input, wherever it is: content moved by a
+	// whole block copies every block but the first two, the new one and
+	// the old first, whose dictionary the new one now is.
+	moved := append(binaryLike(blockSize, 7), old...)
+	got, bw = blockGzip(t, moved, 32<<10, earlierOf(oldStream, oldBW))
+	if want := pgzipOf(t, moved); !bytes.Equal(got, want) {
+		t.Fatal("content moved by a block: the stream differs from pgzip's")
+	}
+	if bw.reused != 5 {
+		t.Errorf("content moved by a block copied %d of %d blocks, want 5", bw.reused, len(bw.blocks))
+	}
+}
+
+func TestBlockWriterRefusesMisfiledRecords(t *testing.T) {
+	old := binaryLike(4*blockSize, 6)
+	oldStream, oldBW := blockGzip(t, old, blockSize, nil)
+	// Each record's offset, size and checksum still fit its bytes, under
+	// another block's key.
+	e := earlierOf(oldStream, oldBW)
+	b1, b2 := oldBW.blocks[1], oldBW.blocks[2]
+	b1.Key, b2.Key = b2.Key, b1.Key
+	e.blocks[b1.Key], e.blocks[b2.Key] = b1, b2
+	got, bw := blockGzip(t, old, blockSize, e)
+	if !bytes.Equal(got, oldStream) {
+		t.Error("with two records' keys swapped, the stream differs from the one compressed in full")
+	}
+	if bw.reused != len(bw.blocks)-2 {
+		t.Errorf("copied %d of %d blocks, want all but the two misfiled", bw.reused, len(bw.blocks))
+	}
+}
+
+// failingWriter takes n bytes, then fails.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		return 0, errors.New("disk full")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestBlockWriterOutputFailure(t *testing.T) {
+	bw := newBlockWriter(&failingWriter{n: blockSize}, nil, true)
+	data := binaryLike(8*blockSize, 8)
+	_, werr := bw.Write(data)
+	cerr := bw.Close()
+	if werr == nil && cerr == nil {
+		t.Fatal("a failing output: Write and Close both succeeded")
+	}
+	if err := bw.Close(); !errors.Is(err, errClosed) {
+		t.Errorf("a second Close = %v, want errClosed", err)
+	}
+	if _, err := bw.Write([]byte("more")); err == nil {
+		t.Error("Write after Close succeeded")
 	}
 }
 
@@ -188,15 +245,29 @@ func TestLineageLendsBlocks(t *testing.T) {
 		t.Errorf("a layer made with copied blocks is %s, compressed in full %s", digest(t, l), digest(t, fresh))
 	}
 
-	// Another lineage lends nothing; a broken block list costs only the
-	// copies.
+	// Another lineage lends nothing, even for content it could, and
+	// leaves the first lineage's last layer as it was; a broken block list
+	// costs only the copies.
+	pointer := func() string {
+		data, err := os.ReadFile(c.lineagePath("go-binary:example.com/app:linux/amd64"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	last := pointer()
 	key = Key{Content: "build-3", Lineage: "go-binary:example.com/other:linux/amd64"}
-	l, err = c.KeyedLayer(key, produce(binaryLike(4*blockSize, 4)))
+	other := bytes.Clone(changed)
+	other[3*blockSize+9] ^= 1
+	l, err = c.KeyedLayer(key, produce(other))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if reused, _ := CopiedBlocks(l); reused != 0 {
 		t.Errorf("another lineage's layer copied %d blocks", reused)
+	}
+	if pointer() != last {
+		t.Error("another lineage's layer moved the first lineage's last layer")
 	}
 	lists, err := filepath.Glob(filepath.Join(c.Dir, "layers", settings, "*", blocksFile))
 	if err != nil || len(lists) != 3 {

@@ -20,10 +20,13 @@ import (
 type layer struct {
 	blob string
 	e    entry
-	// reused of blocks were copied from an earlier layer, when the layer
-	// was compressed in this run.
+	// When the layer was compressed in this run: how many blocks of it
+	// were copied from an earlier layer, and how many it has.
 	reused, blocks int
 }
+
+// maxMeta bounds an entry's meta.json.
+const maxMeta = 4 << 10
 
 // errNotCached says that the cache has no entry for some content.
 var errNotCached = errors.New("not cached")
@@ -32,7 +35,7 @@ var errNotCached = errors.New("not cached")
 // its blob has the recorded size and digest — and returns it as a layer.
 // With no entry at all, the error is errNotCached.
 func open(dir string, diffID v1.Hash) (*layer, error) {
-	data, err := readRegular(filepath.Join(dir, "meta.json"))
+	data, err := readRegular(filepath.Join(dir, "meta.json"), maxMeta)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
 			return nil, errNotCached
@@ -85,10 +88,10 @@ func (l *layer) MediaType() (types.MediaType, error) { return mediaType, nil }
 // UncompressedSize is the size of the layer's tar stream.
 func (l *layer) UncompressedSize() int64 { return l.e.Uncompressed }
 
-func (l *layer) Compressed() (io.ReadCloser, error) { return os.Open(l.blob) }
+func (l *layer) Compressed() (io.ReadCloser, error) { return openRegular(l.blob) }
 
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.blob)
+	f, err := openRegular(l.blob)
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +110,10 @@ type readCloser struct {
 
 func (r *readCloser) Close() error { return r.close() }
 
-// CopiedBlocks says, for a layer this run compressed, in how many blocks
-// and how many of them were copied from the lineage's last layer; 0, 0 for
-// a layer served whole from the cache, or not from it.
+// CopiedBlocks says, for a layer this run compressed, how many of its
+// blocks were copied from the lineage's last layer, and how many it has;
+// 0, 0 for a layer the cache had (even one this run compressed again
+// before finding it there), or one not from the cache.
 func CopiedBlocks(l v1.Layer) (copied, blocks int) {
 	if cl, ok := l.(*layer); ok {
 		return cl.reused, cl.blocks

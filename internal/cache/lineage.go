@@ -15,13 +15,21 @@ import (
 // A lineage record names the last layer stored for a lineage (see Key), so
 // that the next layer of the lineage can copy its unchanged blocks. Each
 // entry keeps the list of its blocks in blocksFile. A block's record is
-// found by the SHA-256 of its input, and its bytes are copied only when
-// they match the record's CRC-32C, so a lost, stale or corrupted record
-// only costs compressing the block again. (Like every cache entry, they do
-// not stand against someone who can write the cache directory.)
+// found by the SHA-256 of its input and dictionary, and its bytes are copied
+// only when they and the key match the record's CRC-32C, so a lost, stale,
+// corrupted or misfiled record only costs compressing the block again.
+// (Like every cache entry, they do not stand against someone who can write
+// the cache directory.)
 
-// blocksFile lists an entry's compressed blocks.
-const blocksFile = "blocks.json"
+// blocksFile lists an entry's compressed blocks; r2: the CRC-32C covers
+// the key too.
+const blocksFile = "blocks-r2.json"
+
+// Bounds on what a record may hold: more is not builder's.
+const (
+	maxPointer = 256
+	maxBlocks  = 64 << 20
+)
 
 func (c Cache) lineagePath(lineage string) string {
 	h := sha256.Sum256([]byte(settings + "\x00" + lineage))
@@ -35,7 +43,7 @@ func (c Cache) follow(lineage string, diffID v1.Hash) {
 		return
 	}
 	p := c.lineagePath(lineage)
-	if data, err := readRegular(p); err == nil && string(data) == diffID.String() {
+	if data, err := readRegular(p, maxPointer); err == nil && string(data) == diffID.String() {
 		return // an unchanged layer writes nothing
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -51,7 +59,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 	if lineage == "" || c.Dir == "" {
 		return nil, none
 	}
-	data, err := readRegular(c.lineagePath(lineage))
+	data, err := readRegular(c.lineagePath(lineage), maxPointer)
 	if err != nil {
 		return nil, none
 	}
@@ -60,7 +68,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 		return nil, none
 	}
 	dir := c.entryDir(diffID)
-	data, err = readRegular(filepath.Join(dir, blocksFile))
+	data, err = readRegular(filepath.Join(dir, blocksFile), maxBlocks)
 	if err != nil {
 		return nil, none
 	}

@@ -45,12 +45,17 @@ func openRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-// readRegular reads the regular file at path (see openRegular).
-func readRegular(path string) ([]byte, error) {
+// readRegular reads the regular file at path (see openRegular), refusing
+// one of more than max bytes.
+func readRegular(path string, max int64) ([]byte, error) {
 	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(data)) > max {
+		err = fmt.Errorf("%s holds more than %d bytes", path, max)
+	}
+	return data, err
 }
