@@ -2,7 +2,8 @@
 // beside the destination, renamed over it once written and closed. It
 // creates or replaces regular files only: whatever else is at the path (a
 // device, FIFO, socket, directory or symbolic link) is refused, never
-// followed or replaced.
+// followed or replaced. OpenRegular and ReadRegular read regular files
+// only, for the same reason: a FIFO read would block forever.
 package atomicfile
 
 import (

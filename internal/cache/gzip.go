@@ -115,10 +115,10 @@ var (
 	}}
 )
 
-// newBlockWriter returns a writer of the stream to w that copies the
-// blocks prev has and, when keyed, lists its blocks by their keys.
+// newBlockWriter returns a writer of the stream to w that, when keyed,
+// lists its blocks by their keys and copies those prev has.
 func newBlockWriter(w io.Writer, prev *earlier, keyed bool) *blockWriter {
-	return &blockWriter{w: w, prev: prev, keyed: keyed || prev != nil, crc: crc32.NewIEEE(), cur: newBlock()}
+	return &blockWriter{w: w, prev: prev, keyed: keyed, crc: crc32.NewIEEE(), cur: newBlock()}
 }
 
 var errClosed = errors.New("the compressed stream is closed")

@@ -24,7 +24,7 @@ func (c Cache) keyPath(key string) string {
 }
 
 func (c Cache) known(key string) (v1.Hash, bool) {
-	data, err := readRegular(c.keyPath(key), maxPointer)
+	data, err := atomicfile.ReadRegular(c.keyPath(key), maxPointer)
 	if err != nil {
 		return v1.Hash{}, false
 	}

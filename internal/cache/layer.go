@@ -13,6 +13,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -35,7 +37,7 @@ var errNotCached = errors.New("not cached")
 // its blob has the recorded size and digest — and returns it as a layer.
 // With no entry at all, the error is errNotCached.
 func open(dir string, diffID v1.Hash) (*layer, error) {
-	data, err := readRegular(filepath.Join(dir, "meta.json"), maxMeta)
+	data, err := atomicfile.ReadRegular(filepath.Join(dir, "meta.json"), maxMeta)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
 			return nil, errNotCached
@@ -61,7 +63,7 @@ func open(dir string, diffID v1.Hash) (*layer, error) {
 // verify checks the blob's size and sha256 against the entry, so that a
 // truncated or corrupted entry is never served.
 func verify(blob string, e entry) error {
-	f, err := openRegular(blob)
+	f, err := atomicfile.OpenRegular(blob)
 	if err != nil {
 		return err
 	}
@@ -88,10 +90,10 @@ func (l *layer) MediaType() (types.MediaType, error) { return mediaType, nil }
 // UncompressedSize is the size of the layer's tar stream.
 func (l *layer) UncompressedSize() int64 { return l.e.Uncompressed }
 
-func (l *layer) Compressed() (io.ReadCloser, error) { return openRegular(l.blob) }
+func (l *layer) Compressed() (io.ReadCloser, error) { return atomicfile.OpenRegular(l.blob) }
 
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	f, err := openRegular(l.blob)
+	f, err := atomicfile.OpenRegular(l.blob)
 	if err != nil {
 		return nil, err
 	}

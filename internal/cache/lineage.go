@@ -43,7 +43,7 @@ func (c Cache) follow(lineage string, diffID v1.Hash) {
 		return
 	}
 	p := c.lineagePath(lineage)
-	if data, err := readRegular(p, maxPointer); err == nil && string(data) == diffID.String() {
+	if data, err := atomicfile.ReadRegular(p, maxPointer); err == nil && string(data) == diffID.String() {
 		return // an unchanged layer writes nothing
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -59,7 +59,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 	if lineage == "" || c.Dir == "" {
 		return nil, none
 	}
-	data, err := readRegular(c.lineagePath(lineage), maxPointer)
+	data, err := atomicfile.ReadRegular(c.lineagePath(lineage), maxPointer)
 	if err != nil {
 		return nil, none
 	}
@@ -68,7 +68,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 		return nil, none
 	}
 	dir := c.entryDir(diffID)
-	data, err = readRegular(filepath.Join(dir, blocksFile), maxBlocks)
+	data, err = atomicfile.ReadRegular(filepath.Join(dir, blocksFile), maxBlocks)
 	if err != nil {
 		return nil, none
 	}
@@ -76,7 +76,7 @@ func (c Cache) earlier(lineage string) (*earlier, func()) {
 	if err := json.Unmarshal(data, &blocks); err != nil {
 		return nil, none
 	}
-	f, err := openRegular(filepath.Join(dir, "blob"))
+	f, err := atomicfile.OpenRegular(filepath.Join(dir, "blob"))
 	if err != nil {
 		return nil, none
 	}

@@ -128,12 +128,20 @@ func TestSeveralServicesOneName(t *testing.T) {
 	checkOneLine(t, err, "example.com/fleet/cmd/api and example.com/fleet/other/api would both be registry.example/fleet/api: give one another name")
 }
 
-func TestBuildSeveralIntoLayouts(t *testing.T) {
-	t.Parallel()
+// severalIntoLayout builds two services, api and worker, into a new
+// layout directory.
+func severalIntoLayout(t *testing.T) buildTest {
+	t.Helper()
 	root := fleet(t, nil, "api", "worker")
 	o := buildOptions(filepath.Join(root, "cmd", "api"))
 	o.Paths = []string{filepath.Join(root, "cmd") + "/..."}
 	o.OCILayout = filepath.Join(t.TempDir(), "out")
+	return o
+}
+
+func TestBuildSeveralIntoLayouts(t *testing.T) {
+	t.Parallel()
+	o := severalIntoLayout(t)
 	if _, err := o.build(context.Background()); err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -187,10 +195,7 @@ func TestPublishSeveralTagFailure(t *testing.T) {
 // anything is built.
 func TestBuildSeveralLayoutsAgain(t *testing.T) {
 	t.Parallel()
-	root := fleet(t, nil, "api", "worker")
-	o := buildOptions(filepath.Join(root, "cmd", "api"))
-	o.Paths = []string{filepath.Join(root, "cmd") + "/..."}
-	o.OCILayout = filepath.Join(t.TempDir(), "out")
+	o := severalIntoLayout(t)
 	for range 2 {
 		if _, err := o.build(context.Background()); err != nil {
 			t.Fatalf("Build: %v", err)
