@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 )
 
 // Where entries live under Dir.
@@ -96,7 +98,7 @@ func (d disk) pendingPath(a string) string  { return filepath.Join(d.dir, pendin
 // lookup returns an action's entry when its output is there, of the right
 // size, and false otherwise.
 func (d disk) lookup(action string) (entry, bool) {
-	b, err := os.ReadFile(d.actionPath(action))
+	b, err := atomicfile.ReadRegular(d.actionPath(action), maxEntry)
 	if err != nil {
 		return entry{}, false
 	}
@@ -223,3 +225,7 @@ func createTemp(dir string) (*os.File, error) {
 
 // isNotExist reports whether err says a file is not there.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// maxEntry bounds an action's entry, one line of about 170 bytes, and a
+// pending marker, which holds one.
+const maxEntry = 1 << 10

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +125,34 @@ func TestRunMustBeHex(t *testing.T) {
 		if err := s.Serve(context.Background(), strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), "hex") {
 			t.Errorf("Serve with run %q = %v, want it refused", run, err)
 		}
+	}
+}
+
+// TestSpecialFileEntryIsAMiss: a FIFO where an action's entry is kept
+// makes a get a miss; reading it would block the cache program, and go
+// build with it, forever.
+func TestSpecialFileEntryIsAMiss(t *testing.T) {
+	dir := t.TempDir()
+	d := disk{dir: dir}
+	p := d.actionPath(hex.EncodeToString(actionID("fifo")))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := startServe(t, Store{Dir: dir})
+	got := make(chan response, 1)
+	go func() { got <- c.get(1, actionID("fifo")) }()
+	select {
+	case r := <-got:
+		if !r.Miss || r.Err != "" {
+			t.Errorf("get of an action whose entry is a FIFO = %+v, want a miss", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("get hangs on an action whose entry is a FIFO")
+	}
+	if err := c.close(2); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/registry"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -120,7 +121,7 @@ func (s Store) Upload(ctx context.Context) (UploadStats, error) {
 // size; -1 when there was nothing to push.
 func (d disk) uploadOne(ctx context.Context, pusher *remote.Pusher, repo name.Repository, action string) (int64, error) {
 	marker := d.pendingPath(action)
-	line, err := os.ReadFile(marker)
+	line, err := atomicfile.ReadRegular(marker, maxEntry)
 	if isNotExist(err) {
 		return -1, nil // another Upload took it
 	}
@@ -155,7 +156,7 @@ func (d disk) uploadOne(ctx context.Context, pusher *remote.Pusher, repo name.Re
 // removeMarker removes marker while it still holds line: a put of the same
 // action since, with another output, stays pending.
 func removeMarker(marker string, line []byte) error {
-	now, err := os.ReadFile(marker)
+	now, err := atomicfile.ReadRegular(marker, maxEntry)
 	if err != nil || !bytes.Equal(now, line) {
 		return nil
 	}
