@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -119,7 +121,7 @@ func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
 // Build compiles and assembles what the plan describes.
 func (pl *Planned) Build(ctx context.Context) (Result, error) {
-	res, err := All(ctx, []*Planned{pl}, "")
+	res, err := All(ctx, []*Planned{pl}, "", nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -131,7 +133,13 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 // packages that share their settings), then assembling the images.
 // cacheProg, when set, is the GOCACHEPROG the compiler runs with (see
 // gocache): it changes how fast binaries are made, never their bytes.
-func All(ctx context.Context, plans []*Planned, cacheProg string) ([]Result, error) {
+//
+// The images are made a few at a time, in the plans' order. ready, when
+// set, is given each plan's result as soon as it is made, while the
+// others are still being made, so that it can be delivered at once; it
+// must not block, and an error from it fails All. It is never called
+// when a binary fails to compile.
+func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i int, res Result) error) ([]Result, error) {
 	if len(plans) == 0 {
 		return nil, nil
 	}
@@ -198,26 +206,59 @@ func All(ctx context.Context, plans []*Planned, cacheProg string) ([]Result, err
 		}
 	}
 	first.Trace.Mark("go build")
+	// Each image's layers keep several cores busy, so that making them
+	// a few at a time, in order, takes no longer than all at once, and a
+	// result is ready for ready early rather than every one at the end.
 	images := make([]PlatformImage, len(jobs))
-	g, _ := errgroup.WithContext(ctx)
+	results := make([]Result, len(plans))
+	var mu sync.Mutex
+	left := make([]int, len(plans)) // each plan's images still to make
+	plan := make([]int, len(jobs))  // each job's plan
+	at := make([]int, len(plans))   // each plan's first job
+	for k, pl := range plans {
+		if k > 0 {
+			at[k] = at[k-1] + len(plans[k-1].platforms)
+		}
+		left[k] = len(pl.platforms)
+		for n := range pl.platforms {
+			plan[at[k]+n] = k
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, runtime.NumCPU()))
 	for i, j := range jobs {
+		if gctx.Err() != nil {
+			break
+		}
 		g.Go(func() (err error) {
-			images[i], err = j.pl.finish(j)
-			return err
+			if images[i], err = j.pl.finish(j); err != nil {
+				return err
+			}
+			mu.Lock()
+			left[plan[i]]--
+			done := left[plan[i]] == 0
+			mu.Unlock()
+			if !done {
+				return nil
+			}
+			k := plan[i]
+			pl := plans[k]
+			if results[k], err = pl.result(images[at[k] : at[k]+len(pl.platforms)]); err != nil {
+				return err
+			}
+			if ready != nil {
+				return ready(k, results[k])
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	first.Trace.Mark("layers")
-	results := make([]Result, len(plans))
-	for i, pl := range plans {
-		n := len(pl.platforms)
-		if results[i], err = pl.result(images[:n]); err != nil {
-			return nil, err
-		}
-		images = images[n:]
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
+	first.Trace.Mark("layers")
 	return results, nil
 }
 

@@ -126,32 +126,42 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	}
 	log.release()
 	env.Trace.Mark("list tags")
-	built, err := build.All(ctx, plans, goCache.Program(env))
+	// Each image is pushed as soon as it is made, while the others are
+	// still being made, unless a version tag that exists could refuse one
+	// of them: then every image is checked first, and none is pushed
+	// unless all pass.
+	outs := o.localOutputs(plans)
+	var undo push.Undo
+	results := make([]Result, len(plans))
+	p, pctx := newPusher(ctx, targets, outs, results, &undo, env)
+	var ready func(int, build.Result) error
+	if !slices.ContainsFunc(targets, func(t *target) bool { return t.mayRefuse }) {
+		ready = func(i int, b build.Result) error { return p.start(pctx, i, b) }
+	}
+	built, err := build.All(ctx, plans, goCache.Program(env), ready)
 	if err != nil {
+		p.stop()
+		if rerr := undo.Restore(); rerr != nil {
+			fmt.Fprintf(env.Log, "note: %v\n", rerr)
+		}
 		return nil, err
 	}
 	// The new outputs are shared while the images are pushed and tagged.
 	defer goCache.Share(ctx, env)()
-	for i, t := range targets {
-		if t.cur, err = t.current(); err != nil {
+	if ready == nil {
+		if err := p.checkAll(built); err != nil {
+			p.stop()
 			return nil, err
 		}
-		if err := t.plan.CheckImmutable(t.cur, built[i].Digest); err != nil {
-			return nil, err
-		}
-	}
-	env.Trace.Mark("resolve tags")
-	// The local outputs are put back as they were if anything fails from
-	// here on, the push and the tags included.
-	outs := o.localOutputs(plans)
-	var undo push.Undo
-	for i, b := range built {
-		if err := undo.Remember(outs[i], b); err != nil {
-			return nil, err
+		for i, b := range built {
+			if err = p.start(pctx, i, b); err != nil {
+				break
+			}
 		}
 	}
-	results := make([]Result, len(plans))
-	err = pushAll(ctx, targets, built, outs, results, env)
+	if werr := p.wait(); err == nil {
+		err = werr
+	}
 	if err == nil {
 		err = tagAll(ctx, targets, built, results, env)
 	}
@@ -181,6 +191,9 @@ type target struct {
 	plan    release.Plan
 	current func() (release.Current, error)
 	cur     release.Current
+	// mayRefuse says whether a version tag the release writes exists,
+	// and could point at another image (see release.Plan.MayRefuse).
+	mayRefuse bool
 }
 
 // open opens the repository name, lists its tags, plans the
@@ -205,36 +218,102 @@ func (o PublishOptions) open(ctx, gctx context.Context, name string, src source.
 	}
 	t.plan = release.NewPlan(rel, commit, o.ExtraTags, existing)
 	t.current = t.plan.Lookup(ctx, t.session, existing)
+	t.mayRefuse = t.plan.MayRefuse(existing)
 	return t, nil
 }
 
-// pushAll delivers each image to its local outputs and pushes it and its
-// records to its repository; no tag is written. The first goes alone, so
-// that the others mount the layers they share with it (the base's) rather
-// than upload them again; the rest go a few at a time.
-func pushAll(ctx context.Context, targets []*target, built []build.Result, outs []push.Multi, results []Result, env build.Env) error {
-	one := func(ctx context.Context, i int) error {
-		to := &push.Registry{Session: targets[i].session}
-		if err := append(outs[i], to).Deliver(ctx, built[i], env.Log); err != nil {
+// pusher delivers each image to its local outputs and pushes it and its
+// records to its repository, a few at a time; no tag is written. A layer
+// they share (the base's) is sent once, by the first push that needs it,
+// and mounted by the others (see registry.Client).
+type pusher struct {
+	targets []*target
+	outs    []push.Multi
+	results []Result
+	env     build.Env
+	g       *errgroup.Group
+	cancel  context.CancelFunc // stops the pushes
+	slots   chan struct{}      // the pushes that may run at once
+
+	mu   sync.Mutex
+	undo *push.Undo // remembers the local outputs before they are written
+}
+
+// newPusher returns a pusher and the context its pushes run under, which
+// its stop and the first failure cancel.
+func newPusher(ctx context.Context, targets []*target, outs []push.Multi, results []Result, undo *push.Undo, env build.Env) (*pusher, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	return &pusher{targets: targets, outs: outs, results: results, env: env, g: g, cancel: cancel,
+		slots: make(chan struct{}, 4), undo: undo}, gctx
+}
+
+// checkAll refuses, before anything is pushed, to repoint any service's
+// released version at another image.
+func (p *pusher) checkAll(built []build.Result) error {
+	for i, t := range p.targets {
+		cur, err := t.current()
+		if err != nil {
+			return err
+		}
+		if err := t.plan.CheckImmutable(cur, built[i].Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start checks the i-th service's tags against b, remembers what its local
+// outputs hold, and starts delivering b under ctx (newPusher's); it does
+// not wait.
+func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
+	t := p.targets[i]
+	cur, err := t.current()
+	if err != nil {
+		return err
+	}
+	if err := t.plan.CheckImmutable(cur, b.Digest); err != nil {
+		return err
+	}
+	t.cur = cur
+	p.mu.Lock()
+	err = p.undo.Remember(p.outs[i], b)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	p.g.Go(func() error {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-p.slots }()
+		to := &push.Registry{Session: t.session}
+		if err := append(p.outs[i], to).Deliver(ctx, b, p.env.Log); err != nil {
 			return err
 		}
 		var err error
-		results[i], err = describe(built[i], targets[i].repo, to.Stats)
+		p.results[i], err = describe(b, t.repo, to.Stats)
 		return err
-	}
-	if err := one(ctx, 0); err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for i := 1; i < len(targets); i++ {
-		g.Go(func() error { return one(gctx, i) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	env.Trace.Mark("push image and records")
+	})
 	return nil
+}
+
+// wait waits for every push started, and returns the first error.
+func (p *pusher) wait() error {
+	defer p.cancel()
+	if err := p.g.Wait(); err != nil {
+		return err
+	}
+	p.env.Trace.Mark("push image and records")
+	return nil
+}
+
+// stop stops the pushes and waits for them.
+func (p *pusher) stop() {
+	p.cancel()
+	_ = p.g.Wait()
 }
 
 // tagAll writes and settles the release's tags of each service in turn.

@@ -303,3 +303,44 @@ func TestPublishPlanErrorKeepsNotes(t *testing.T) {
 		t.Errorf("the note on the ignored setting was not printed:\n%s", log.String())
 	}
 }
+
+// TestPublishSeveralReleasedVersion: each image is pushed as soon as it is
+// made, but not when a version tag the release writes exists: then a
+// service that would repoint it stops the run before anything is pushed,
+// new services' images included.
+func TestPublishSeveralReleasedVersion(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{Referrers: true})
+	root := fleet(t, nil, "worker")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	if _, err := pipelinePublish(o); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "lib", "lib.go"), []byte("package lib\n\nconst Word = \"changed\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// New services, made before worker (the plans go in name order).
+	for _, name := range []string{"admin", "api", "batch"} {
+		if err := os.MkdirAll(filepath.Join(root, "cmd", name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "cmd", name, "main.go"), []byte(fleetMain), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moduletest.Commit(t, root)
+	reg.Reset()
+	_, err := pipelinePublish(o)
+	if err == nil || !strings.Contains(err.Error(), "v1.2.0 already points at") {
+		t.Fatalf("Publish of v1.2.0 again, changed = %v, want it refused", err)
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("the registry got %d writes, want none: new services were pushed before worker's release was found to differ", n)
+	}
+	// Not even begun: a push starts by asking for its manifest.
+	for _, q := range reg.Requests() {
+		if q.Kind != registrytest.KindTagList && q.Kind != registrytest.KindPing && q.Repo != "fleet/worker" {
+			t.Errorf("%s %s of %s: a new service's push began before worker's release was found to differ", q.Method, q.Kind, q.Repo)
+		}
+	}
+}

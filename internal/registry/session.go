@@ -31,13 +31,16 @@ type Client struct {
 	Mounts Mounts
 	// Progress hears how each layer of a push goes; nil for nothing.
 	Progress Progress
+	// uploads lets the pushes of one run send a blob they share once; nil
+	// in a Client that New did not make.
+	uploads *uploads
 }
 
 // New returns the client of one run: docker's keychain, and one transport
 // for every registry, so that what it learns of them (which speak plain
 // HTTP) is learnt once.
 func New(insecure []string) Client {
-	return Client{Keychain: authn.DefaultKeychain, Transport: NewTransport(nil, insecure), Insecure: insecure}
+	return Client{Keychain: authn.DefaultKeychain, Transport: NewTransport(nil, insecure), Insecure: insecure, uploads: &uploads{}}
 }
 
 // Options returns the ggcr options that reach registries as c says, with
@@ -232,7 +235,7 @@ type layerResult struct {
 	bytes int64
 }
 
-func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error) {
+func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (res layerResult, err error) {
 	d, err := l.Digest()
 	if err != nil {
 		return layerResult{}, fmt.Errorf("computing a layer digest: %w", err)
@@ -241,8 +244,26 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error
 	if err != nil {
 		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
 	}
+	// Another push of this run that sends the blob is waited for, and
+	// mounted from.
+	var src name.Repository
+	canMount := false
+	if up, first := s.c.uploads.begin(s.repo, d); first {
+		defer func() { s.c.uploads.finish(up, s.repo, d, err == nil) }()
+	} else if up != nil {
+		select {
+		case <-up.done:
+		case <-ctx.Done():
+			return layerResult{}, ctx.Err()
+		}
+		if up.repo != "" && up.repo != s.repo.RepositoryStr() {
+			src, canMount = s.repo.Repo(up.repo), true
+		}
+	}
+	if !canMount {
+		src, canMount = s.c.Mounts.Lookup(s.repo, d)
+	}
 	row := s.c.progress().Layer(d, size)
-	src, canMount := s.c.Mounts.Lookup(s.repo, d)
 	if canMount && s.exists(ctx, d) {
 		canMount = false
 	}
@@ -263,7 +284,7 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (layerResult, error
 	if err := s.c.Mounts.Record(s.repo, d); err != nil {
 		return layerResult{}, err
 	}
-	res := layerResult{how: "uploaded", bytes: sent.Load()}
+	res = layerResult{how: "uploaded", bytes: sent.Load()}
 	switch {
 	case res.bytes > 0:
 		row.Done("uploaded")

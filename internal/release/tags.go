@@ -128,6 +128,18 @@ func (p Plan) CheckImmutable(cur Current, d v1.Hash) error {
 	return nil
 }
 
+// MayRefuse reports whether CheckImmutable could refuse an image, given
+// the tags the repository had (existing): only a version tag the plan
+// moves that is among them can point at another image.
+func (p Plan) MayRefuse(existing []string) bool {
+	for _, t := range p.Moved {
+		if _, ok := parseVersion(t); ok && slices.Contains(existing, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Written says which of a plan's tags a publish wrote: all of Moved, or
 // with an error, those in Written and not those in Failed.
 type Written struct {

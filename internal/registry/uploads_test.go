@@ -1,0 +1,93 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/buildercli/builder/internal/registrytest"
+)
+
+// TestPushesShareUploads: images that share a base, pushed at once to
+// repositories of one registry by one run, send each base layer once; the
+// other pushes mount it, with no record of mounts on disk to go by. A push
+// that fails leaves the others to send what it did not, without hanging.
+func TestPushesShareUploads(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		fail bool // the first upload of content fails (ggcr does not retry a 400)
+	}{
+		{name: "shared"},
+		{name: "the first upload fails", fail: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+			base := ociImage(t, 2)
+			_, baseLayers, _ := layerFacts(t, base)
+			repos := []string{"a", "b", "c", "d"}
+			imgs := make([]v1.Image, len(repos))
+			for i := range imgs {
+				own, err := random.Layer(4096, types.OCILayer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if imgs[i], err = mutate.AppendLayers(base, own); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.fail {
+				reg.Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindUpload, N: 1, Status: http.StatusBadRequest})
+			}
+			c := Client{Keychain: registrytest.Anonymous, uploads: &uploads{}}
+			errs := make([]error, len(repos))
+			var g errgroup.Group
+			for i := range imgs {
+				g.Go(func() error {
+					_, errs[i] = open(t, reg.Repo(t, repos[i]), c).Push(context.Background(), imgs[i])
+					return nil
+				})
+			}
+			_ = g.Wait()
+			failed := 0
+			for i, err := range errs {
+				if err != nil {
+					failed++
+					continue
+				}
+				d, err := imgs[i].Digest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkImage(t, reg.Repo(t, repos[i]), d)
+			}
+			if want := map[bool]int{false: 0, true: 1}[tc.fail]; failed != want {
+				t.Fatalf("%d pushes failed (%v), want %d", failed, errs, want)
+			}
+			if tc.fail {
+				return
+			}
+			for _, l := range baseLayers {
+				uploads, mounts := 0, 0
+				for _, q := range reg.Requests() {
+					switch {
+					case q.Method == http.MethodPut && q.Kind == registrytest.KindUpload && q.Query.Get("digest") == l:
+						uploads++
+					case q.Method == http.MethodPost && q.Kind == registrytest.KindUpload && q.Query.Get("mount") == l:
+						mounts++
+					}
+				}
+				if uploads != 1 || mounts != len(repos)-1 {
+					t.Errorf("base layer %s: %d uploads and %d mounts, want 1 upload and %d mounts", l[:19], uploads, mounts, len(repos)-1)
+				}
+			}
+		})
+	}
+}
