@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"github.com/buildercli/builder/internal/atomicfile"
 	"github.com/buildercli/builder/internal/source"
 )
 
@@ -245,21 +246,64 @@ func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
 	return fresh[0], nil
 }
 
-// checkStamp reads the stamp beside the binary at bin, hashing the binary
-// once: intact, it is still what the stamp recorded; fresh, it is intact
-// and was built from fingerprint fp.
-func checkStamp(bin, fp string) (fresh, intact bool) {
-	data, err := os.ReadFile(bin + ".fingerprint")
+// checkStamp reads the stamp beside the binary at bin. The binary is fresh
+// when it was built from fingerprint fp and is still, byte for byte, what
+// the stamp recorded (hashing it once). Otherwise, a binary with a stamp
+// is returned as kept: left for go build, which reuses an output whose
+// build ID looks current, and checked only if go build does (see
+// kept.spoilt), so that a change costs no hash of the binary it replaces.
+// A binary with neither is to be removed.
+func checkStamp(bin, fp string) (fresh bool, k *kept) {
+	// Neither go build nor the hash is given anything but a regular file:
+	// a FIFO would block them.
+	if fi, err := os.Lstat(bin); err != nil || !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	data, err := atomicfile.ReadRegular(bin+".fingerprint", maxStamp)
 	if err != nil {
-		return false, false
+		return false, nil
 	}
 	built, _, ok := strings.Cut(string(data), " ")
 	if !ok {
-		return false, false
+		return false, nil
 	}
-	want, err := record(bin, built)
-	intact = err == nil && string(data) == want
-	return intact && fp != "" && built == fp, intact
+	if fp != "" && built == fp {
+		want, err := record(bin, built)
+		return err == nil && string(data) == want, nil
+	}
+	// A link to the binary keeps its inode, so that a new binary cannot
+	// be given the same one while go build runs.
+	link := bin + ".before"
+	_ = os.Remove(link)
+	if err := os.Link(bin, link); err != nil {
+		return false, nil
+	}
+	return false, &kept{stamp: string(data), built: built, link: link}
+}
+
+// maxStamp bounds a stamp: a fingerprint, a build ID and a checksum.
+const maxStamp = 1 << 10
+
+// kept is a binary left in place for go build, with its stamp.
+type kept struct {
+	stamp, built string
+	link         string // another name of the binary as it was
+}
+
+// spoilt reports whether go build left the binary at bin as it was and
+// it is no longer what its stamp recorded. It removes the link.
+func (k *kept) spoilt(bin string) bool {
+	before, err := os.Stat(k.link)
+	_ = os.Remove(k.link)
+	if err != nil {
+		return true
+	}
+	after, err := os.Stat(bin)
+	if err != nil || !os.SameFile(before, after) {
+		return err != nil
+	}
+	rec, err := record(bin, k.built)
+	return err != nil || rec != k.stamp
 }
 
 // record is what the stamp beside a binary built from fingerprint fp

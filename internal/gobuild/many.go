@@ -24,59 +24,71 @@ import (
 func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, err error) {
 	fresh = make([]bool, len(all))
 	fps := make([]string, len(all))
-	intact := make([]bool, len(all))
+	kept := make([]*kept, len(all))
 	if cached {
 		trees := map[string]string{}
 		for i, opts := range all {
 			fps[i] = fingerprintWith(opts, trees)
 		}
-		// Each binary is hashed once, against its stamp, all at once.
 		var g errgroup.Group
 		g.SetLimit(runtime.NumCPU())
 		for i, opts := range all {
 			g.Go(func() error {
-				fresh[i], intact[i] = checkStamp(opts.Output, fps[i])
+				fresh[i], kept[i] = checkStamp(opts.Output, fps[i])
 				return nil
 			})
 		}
 		_ = g.Wait()
 	}
+	defer func() {
+		for _, k := range kept {
+			if k != nil {
+				_ = os.Remove(k.link)
+			}
+		}
+	}()
 	var stale []int
 	for i, opts := range all {
 		if fresh[i] {
 			continue
 		}
 		if cached {
-			// go build keeps an output whose build ID looks current,
-			// whatever else changed: only a binary that is still, byte for
-			// byte, what its stamp recorded is left for it to reuse
-			// (relinking nothing when only a comment changed).
-			if !intact[i] {
+			// A binary without a stamp to check it against is not left
+			// for go build to reuse.
+			if kept[i] == nil {
 				_ = os.Remove(opts.Output)
 			}
 			_ = os.Remove(opts.Output + ".fingerprint")
 		}
 		stale = append(stale, i)
 	}
-	groups, err := group(all, stale)
-	if err != nil {
+	if err := buildGroups(ctx, all, stale); err != nil {
 		return nil, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2)
-	for _, grp := range groups {
-		g.Go(func() error {
-			opts := make([]Options, len(grp))
-			for j, i := range grp {
-				opts[j] = all[i]
-			}
-			if len(opts) == 1 {
-				return Build(gctx, opts[0])
-			}
-			return buildTogether(gctx, opts)
-		})
+	// go build keeps an output whose build ID looks current, whatever else
+	// changed (relinking nothing when only a comment changed): one it
+	// kept that is no longer, byte for byte, what its stamp recorded is
+	// removed and built again.
+	bad := make([]bool, len(all))
+	var check errgroup.Group
+	check.SetLimit(runtime.NumCPU())
+	for _, i := range stale {
+		if kept[i] != nil {
+			check.Go(func() error {
+				bad[i] = kept[i].spoilt(all[i].Output)
+				return nil
+			})
+		}
 	}
-	if err := g.Wait(); err != nil {
+	_ = check.Wait()
+	var spoilt []int
+	for _, i := range stale {
+		if bad[i] {
+			_ = os.Remove(all[i].Output)
+			spoilt = append(spoilt, i)
+		}
+	}
+	if err := buildGroups(ctx, all, spoilt); err != nil {
 		return nil, err
 	}
 	var stamps errgroup.Group
@@ -96,6 +108,30 @@ func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, e
 	}
 	_ = stamps.Wait()
 	return fresh, nil
+}
+
+// buildGroups compiles all[i] for each i in idx, in as few go builds as
+// it can, two at a time.
+func buildGroups(ctx context.Context, all []Options, idx []int) error {
+	groups, err := group(all, idx)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for _, grp := range groups {
+		g.Go(func() error {
+			opts := make([]Options, len(grp))
+			for j, i := range grp {
+				opts[j] = all[i]
+			}
+			if len(opts) == 1 {
+				return Build(gctx, opts[0])
+			}
+			return buildTogether(gctx, opts)
+		})
+	}
+	return g.Wait()
 }
 
 // group sorts the indexes of all in idx into go builds: those that can be

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +328,42 @@ func TestBuildManyReusesIntactBinaries(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(all[0].Output); !bytes.Equal(got, want) {
 		t.Errorf("a tampered binary was kept by go build")
+	}
+}
+
+// TestBuildManySpecialFiles: a FIFO where a binary or its stamp belongs
+// is not read (it would block the build) but replaced by the binary.
+func TestBuildManySpecialFiles(t *testing.T) {
+	for _, at := range []string{"binary", "stamp"} {
+		t.Run(at, func(t *testing.T) {
+			t.Parallel()
+			dir := services(t, "api")
+			all := fleetOptions(t, dir, t.TempDir(), "api")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := gobuild.BuildMany(ctx, all, true); err != nil {
+				t.Fatalf("BuildMany: %v", err)
+			}
+			want, err := os.ReadFile(all[0].Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fifo := all[0].Output
+			if at == "stamp" {
+				fifo += ".fingerprint"
+			}
+			if err := os.Remove(fifo); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := gobuild.BuildMany(ctx, all, true); err != nil {
+				t.Fatalf("BuildMany with a FIFO for the %s: %v", at, err)
+			}
+			if got, err := os.ReadFile(all[0].Output); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("after a FIFO for the %s, the binary is not the one built before (%v)", at, err)
+			}
+		})
 	}
 }
