@@ -137,7 +137,7 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 // The images are made a few at a time, in the plans' order. ready, when
 // set, is given each plan's result as soon as it is made, while the
 // others are still being made, so that it can be delivered at once; it
-// must not block, and an error from it fails All. It is never called
+// should return quickly (it holds a slot), and an error from it fails All. It is never called
 // when a binary fails to compile.
 func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i int, res Result) error) ([]Result, error) {
 	if len(plans) == 0 {
@@ -231,6 +231,9 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i i
 			break
 		}
 		g.Go(func() (err error) {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
 			if images[i], err = j.pl.finish(j); err != nil {
 				return err
 			}
@@ -246,7 +249,7 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i i
 			if results[k], err = pl.result(images[at[k] : at[k]+len(pl.platforms)]); err != nil {
 				return err
 			}
-			if ready != nil {
+			if ready != nil && gctx.Err() == nil {
 				return ready(k, results[k])
 			}
 			return nil

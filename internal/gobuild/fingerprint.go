@@ -254,6 +254,9 @@ func BuildIfChanged(ctx context.Context, opts Options) (bool, error) {
 // kept.spoilt), so that a change costs no hash of the binary it replaces.
 // A binary with neither is to be removed.
 func checkStamp(bin, fp string) (fresh bool, k *kept) {
+	// A link a killed run left would keep an old binary on disk.
+	link := bin + ".before"
+	_ = os.Remove(link)
 	// Neither go build nor the hash is given anything but a regular file:
 	// a FIFO would block them.
 	if fi, err := os.Lstat(bin); err != nil || !fi.Mode().IsRegular() {
@@ -273,8 +276,6 @@ func checkStamp(bin, fp string) (fresh bool, k *kept) {
 	}
 	// A link to the binary keeps its inode, so that a new binary cannot
 	// be given the same one while go build runs.
-	link := bin + ".before"
-	_ = os.Remove(link)
 	if err := os.Link(bin, link); err != nil {
 		return false, nil
 	}

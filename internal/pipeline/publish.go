@@ -155,6 +155,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 		}
 		for i, b := range built {
 			if err = p.start(pctx, i, b); err != nil {
+				p.cancel()
 				break
 			}
 		}
@@ -267,6 +268,10 @@ func (p *pusher) checkAll(built []build.Result) error {
 // outputs hold, and starts delivering b under ctx (newPusher's); it does
 // not wait.
 func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
+	// A push that failed stops the others, and the build.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	t := p.targets[i]
 	cur, err := t.current()
 	if err != nil {
@@ -289,6 +294,9 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 			return ctx.Err()
 		}
 		defer func() { <-p.slots }()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		to := &push.Registry{Session: t.session}
 		if err := append(p.outs[i], to).Deliver(ctx, b, p.env.Log); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -47,11 +48,14 @@ func TestPushesShareUploads(t *testing.T) {
 				reg.Inject(registrytest.Fault{Method: http.MethodPut, Kind: registrytest.KindUpload, N: 1, Status: http.StatusBadRequest})
 			}
 			c := Client{Keychain: registrytest.Anonymous, uploads: &uploads{}}
+			// Pushes left waiting for a failed upload would hang: fail instead.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
 			errs := make([]error, len(repos))
 			var g errgroup.Group
 			for i := range imgs {
 				g.Go(func() error {
-					_, errs[i] = open(t, reg.Repo(t, repos[i]), c).Push(context.Background(), imgs[i])
+					_, errs[i] = open(t, reg.Repo(t, repos[i]), c).Push(ctx, imgs[i])
 					return nil
 				})
 			}
