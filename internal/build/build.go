@@ -136,9 +136,10 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 //
 // The images are made a few at a time, in the plans' order. ready, when
 // set, is given each plan's result as soon as it is made, while the
-// others are still being made, so that it can be delivered at once; it
-// should return quickly (it holds a slot), and an error from it fails All. It is never called
-// when a binary fails to compile.
+// others are still being made, so that it can be delivered at once. It
+// should return quickly (it holds a slot); an error from it fails All.
+// It is never called when a binary fails to compile, nor once another
+// image or call failed.
 func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i int, res Result) error) ([]Result, error) {
 	if len(plans) == 0 {
 		return nil, nil
