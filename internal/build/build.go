@@ -128,18 +128,19 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 	return res[0], nil
 }
 
-// All builds what each plan describes, compiling every binary of
-// every plan first, together (see gobuild.BuildMany: one go build for the
-// packages that share their settings), then assembling the images.
-// cacheProg, when set, is the GOCACHEPROG the compiler runs with (see
-// gocache): it changes how fast binaries are made, never their bytes.
+// All builds what each plan describes: it compiles every binary of every
+// plan together (see gobuild.BuildEach: one go build for the packages
+// that share their settings), and makes each image as soon as its binary
+// is final, while the compiler may still link others. cacheProg, when
+// set, is the GOCACHEPROG the compiler runs with (see gocache): it
+// changes how fast binaries are made, never their bytes.
 //
-// The images are made a few at a time, in the plans' order. ready, when
-// set, is given each plan's result as soon as it is made, while the
-// others are still being made, so that it can be delivered at once. It
-// should return quickly (it holds a slot); an error from it fails All.
-// It is never called when a binary fails to compile, nor once another
-// image or call failed.
+// The images are made a few at a time. ready, when set, is given each
+// plan's result once it is made and every binary has compiled, while
+// other images may still be being made, so that it can be delivered at
+// once. It should return quickly; an error from it fails All. It is never
+// called when a binary fails to compile, nor once another image or call
+// failed.
 func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i int, res Result) error) ([]Result, error) {
 	if len(plans) == 0 {
 		return nil, nil
@@ -193,23 +194,6 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i i
 		opts[i] = j.opts
 	}
 	first := plans[0].env
-	fresh, err := gobuild.BuildMany(ctx, opts, first.Cache.Enabled())
-	var ce *gobuild.CompileError
-	if errors.As(err, &ce) && len(jobs) == 1 {
-		ce.Package = plans[0].src.ImportPath
-	}
-	if err != nil {
-		return nil, err
-	}
-	for i, f := range fresh {
-		if f {
-			first.Trace.Mark("binary up to date " + jobs[i].platform.String())
-		}
-	}
-	first.Trace.Mark("go build")
-	// Each image's layers keep several cores busy, so that making them
-	// a few at a time, in order, takes no longer than all at once, and a
-	// result is ready for ready early rather than every one at the end.
 	images := make([]PlatformImage, len(jobs))
 	results := make([]Result, len(plans))
 	var mu sync.Mutex
@@ -226,36 +210,69 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i i
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, runtime.NumCPU()))
-	for i, j := range jobs {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() (err error) {
-			if err := gctx.Err(); err != nil {
+	// Each image's layers keep several cores busy, so that making them
+	// a few at a time takes no longer than all at once, and a result is
+	// ready early rather than every one at the end.
+	turns := make(chan struct{}, max(2, runtime.NumCPU()))
+	compiled := make(chan struct{})
+	// makeImage makes job i's image once its binary is final, which may be
+	// while go build still links others; its plan's result waits for
+	// every binary to compile before it is given to ready.
+	makeImage := func(i int) {
+		g.Go(func() error {
+			select {
+			case turns <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			k, done, err := func() (int, bool, error) {
+				defer func() { <-turns }()
+				img, err := jobs[i].pl.finish(jobs[i])
+				if err != nil {
+					return 0, false, err
+				}
+				images[i] = img
+				mu.Lock()
+				left[plan[i]]--
+				done := left[plan[i]] == 0
+				mu.Unlock()
+				k := plan[i]
+				if !done {
+					return k, false, nil
+				}
+				pl := plans[k]
+				results[k], err = pl.result(images[at[k] : at[k]+len(pl.platforms)])
+				return k, true, err
+			}()
+			if err != nil || !done || ready == nil {
 				return err
 			}
-			if images[i], err = j.pl.finish(j); err != nil {
-				return err
+			select {
+			case <-compiled:
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			mu.Lock()
-			left[plan[i]]--
-			done := left[plan[i]] == 0
-			mu.Unlock()
-			if !done {
-				return nil
-			}
-			k := plan[i]
-			pl := plans[k]
-			if results[k], err = pl.result(images[at[k] : at[k]+len(pl.platforms)]); err != nil {
-				return err
-			}
-			if ready != nil && gctx.Err() == nil {
-				return ready(k, results[k])
-			}
-			return nil
+			return ready(k, results[k])
 		})
 	}
+	g.Go(func() error {
+		fresh, err := gobuild.BuildEach(gctx, opts, first.Cache.Enabled(), makeImage)
+		var ce *gobuild.CompileError
+		if errors.As(err, &ce) && len(jobs) == 1 {
+			ce.Package = plans[0].src.ImportPath
+		}
+		if err != nil {
+			return err
+		}
+		for i, f := range fresh {
+			if f {
+				first.Trace.Mark("binary up to date " + jobs[i].platform.String())
+			}
+		}
+		first.Trace.Mark("go build")
+		close(compiled)
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,21 @@ import (
 // cached, a binary whose fingerprint is unchanged is not built again (see
 // BuildIfChanged); fresh[i] says so of all[i].
 func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, err error) {
+	return BuildEach(ctx, all, cached, nil)
+}
+
+// BuildEach is BuildMany, and calls done(i) as soon as all[i]'s binary is
+// in place, checked and final, which may be long before the go build that
+// links it ends: a binary up to date is done at once, and one that a go
+// build of several links is done when go build puts it in place (where
+// the system tells). done may be called from several goroutines at once,
+// and should return quickly. It is called once for each binary of a build
+// that succeeds, and may have been called for some of one that fails:
+// what it was given stays true of the sources built.
+func BuildEach(ctx context.Context, all []Options, cached bool, done func(i int)) (fresh []bool, err error) {
+	if done == nil {
+		done = func(int) {}
+	}
 	fresh = make([]bool, len(all))
 	fps := make([]string, len(all))
 	kept := make([]*kept, len(all))
@@ -50,6 +65,7 @@ func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, e
 	var stale []int
 	for i, opts := range all {
 		if fresh[i] {
+			done(i)
 			continue
 		}
 		if cached {
@@ -62,57 +78,54 @@ func BuildMany(ctx context.Context, all []Options, cached bool) (fresh []bool, e
 		}
 		stale = append(stale, i)
 	}
-	if err := buildGroups(ctx, all, stale); err != nil {
-		return nil, err
+	stamp := func(i int) {
+		if fps[i] == "" {
+			return
+		}
+		// A stamp that cannot be written only costs the next build its
+		// shortcut.
+		if rec, err := record(all[i].Output, fps[i]); err == nil {
+			_ = os.WriteFile(all[i].Output+".fingerprint", []byte(rec), 0o644)
+		}
 	}
 	// go build keeps an output whose build ID looks current, whatever else
 	// changed (relinking nothing when only a comment changed): one it
 	// kept that is no longer, byte for byte, what its stamp recorded is
 	// removed and built again.
 	bad := make([]bool, len(all))
-	var check errgroup.Group
-	check.SetLimit(runtime.NumCPU())
-	for _, i := range stale {
-		if kept[i] != nil {
-			check.Go(func() error {
-				bad[i] = kept[i].spoilt(all[i].Output)
-				return nil
-			})
+	err = buildGroups(ctx, all, stale, func(i int) {
+		if kept[i] != nil && kept[i].spoilt(all[i].Output) {
+			_ = os.Remove(all[i].Output)
+			bad[i] = true
+			return
 		}
+		stamp(i)
+		done(i)
+	})
+	if err != nil {
+		return nil, err
 	}
-	_ = check.Wait()
 	var spoilt []int
 	for _, i := range stale {
 		if bad[i] {
-			_ = os.Remove(all[i].Output)
 			spoilt = append(spoilt, i)
 		}
 	}
-	if err := buildGroups(ctx, all, spoilt); err != nil {
+	err = buildGroups(ctx, all, spoilt, func(i int) {
+		stamp(i)
+		done(i)
+	})
+	if err != nil {
 		return nil, err
 	}
-	var stamps errgroup.Group
-	stamps.SetLimit(runtime.NumCPU())
-	for _, i := range stale {
-		if fps[i] == "" {
-			continue
-		}
-		stamps.Go(func() error {
-			// A stamp that cannot be written only costs the next build
-			// its shortcut.
-			if rec, err := record(all[i].Output, fps[i]); err == nil {
-				_ = os.WriteFile(all[i].Output+".fingerprint", []byte(rec), 0o644)
-			}
-			return nil
-		})
-	}
-	_ = stamps.Wait()
 	return fresh, nil
 }
 
 // buildGroups compiles all[i] for each i in idx, in as few go builds as
-// it can, two at a time.
-func buildGroups(ctx context.Context, all []Options, idx []int) error {
+// it can, two at a time, and calls landed(i) once all[i]'s binary is in
+// place and checked (possibly before its go build ends, and from several
+// goroutines at once).
+func buildGroups(ctx context.Context, all []Options, idx []int, landed func(i int)) error {
 	groups, err := group(all, idx)
 	if err != nil {
 		return err
@@ -126,9 +139,13 @@ func buildGroups(ctx context.Context, all []Options, idx []int) error {
 				opts[j] = all[i]
 			}
 			if len(opts) == 1 {
-				return Build(gctx, opts[0])
+				if err := Build(gctx, opts[0]); err != nil {
+					return err
+				}
+				landed(grp[0])
+				return nil
 			}
-			return buildTogether(gctx, opts)
+			return buildTogether(gctx, opts, func(j int) { landed(grp[j]) })
 		})
 	}
 	return g.Wait()
@@ -196,8 +213,12 @@ func isVersionElement(s string) bool {
 
 // buildTogether compiles the packages of opts, which share everything but
 // their ldflags and outputs, in one go build into a directory beside the
-// first output, and moves each binary to its output.
-func buildTogether(ctx context.Context, opts []Options) error {
+// first output, moves each binary to its output, and calls landed(j) once
+// opts[j]'s is there and checked. go build puts each binary in the
+// directory once it is linked, whole (by a rename, or a copy it closes),
+// and never writes it again: where the system reports that, a binary is
+// moved while the others still link, so that its image can be made.
+func buildTogether(ctx context.Context, opts []Options, landed func(j int)) error {
 	first := opts[0]
 	env, err := Environ(first)
 	if err != nil {
@@ -212,9 +233,11 @@ func buildTogether(ctx context.Context, opts []Options) error {
 	pkgs := make([]string, len(opts))
 	imports := make([]string, len(opts))
 	units := make([]Unit, len(opts))
+	names := map[string]int{}
 	for i, o := range opts {
 		pkgs[i], imports[i] = o.Package, o.ImportPath
 		units[i] = Unit{Name: execName(o.ImportPath), ImportPath: o.ImportPath}
+		names[units[i].Name] = i
 		if o.Ldflags != "" {
 			// A pattern gives each package its own: the link of a main
 			// package uses those of the last pattern it matches.
@@ -227,23 +250,58 @@ func buildTogether(ctx context.Context, opts []Options) error {
 		// What BuildMany left in place, go build may find current.
 		_ = os.Link(o.Output, filepath.Join(tmp, execName(o.ImportPath)))
 	}
+	moved := make([]bool, len(opts))
+	taken := make([]bool, len(opts))
+	stop := func() {}
+	if w, err := watchDir(tmp, func(name string) {
+		// Only this function touches moved and taken until stop returns.
+		j, ok := names[name]
+		if !ok || moved[j] {
+			return
+		}
+		if move(filepath.Join(tmp, name), opts[j].Output) != nil {
+			return
+		}
+		moved[j] = true
+		if CheckStatic(opts[j].Output) == nil {
+			taken[j] = true
+			landed(j)
+		}
+	}); err == nil {
+		stop = w
+	}
 	what := fmt.Sprintf("%d services", len(opts))
-	if err := run(ctx, first.Dir, env, args, pkgs, what, units, first.Progress); err != nil {
+	err = run(ctx, first.Dir, env, args, pkgs, what, units, first.Progress)
+	stop()
+	if err != nil {
 		var ce *CompileError
 		if errors.As(err, &ce) {
 			ce.Package = strings.Join(imports, ", ")
 		}
 		return err
 	}
-	for _, o := range opts {
-		if err := move(filepath.Join(tmp, execName(o.ImportPath)), o.Output); err != nil {
-			return err
+	// What was not seen yet: go build left it as it was, or its event
+	// came late or not at all.
+	var rest errgroup.Group
+	rest.SetLimit(runtime.NumCPU())
+	for j, o := range opts {
+		if taken[j] {
+			continue
 		}
-		if err := CheckStatic(o.Output); err != nil {
-			return err
-		}
+		rest.Go(func() error {
+			if !moved[j] {
+				if err := move(filepath.Join(tmp, execName(o.ImportPath)), o.Output); err != nil {
+					return err
+				}
+			}
+			if err := CheckStatic(o.Output); err != nil {
+				return err
+			}
+			landed(j)
+			return nil
+		})
 	}
-	return nil
+	return rest.Wait()
 }
 
 // move renames from to to, or copies it where a rename cannot.

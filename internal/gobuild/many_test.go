@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -365,5 +367,75 @@ func TestBuildManySpecialFiles(t *testing.T) {
 				t.Errorf("after a FIFO for the %s, the binary is not the one built before (%v)", at, err)
 			}
 		})
+	}
+}
+
+// TestBuildEachHandsOverLinkedBinaries: a binary is handed over, in place
+// and whole, as soon as go build puts it there, while go build still links
+// another. The link of "slow" waits (through -toolexec) until "fast" has
+// been handed over; it gives up after 30 s, and the test fails, if it is
+// handed over only when go build ends.
+func TestBuildEachHandsOverLinkedBinaries(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("binaries are handed over early where the system reports file events (Linux)")
+	}
+	names := []string{"fast", "slow"}
+	dir := services(t, names...)
+	work := t.TempDir()
+	marker, log := filepath.Join(work, "fast-done"), filepath.Join(work, "slow-link")
+	script := filepath.Join(work, "toolexec")
+	// The linker gets -X main.version=slow-1 for slow only.
+	body := `#!/bin/sh
+case "$1" in */link) case "$*" in *version=slow-1*)
+	i=0
+	while [ ! -e ` + marker + ` ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	if [ -e ` + marker + ` ]; then echo waited > ` + log + `; else echo "gave up" > ` + log + `; fi
+esac; esac
+exec "$@"
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	all := fleetOptions(t, dir, t.TempDir(), names...)
+	for i := range all {
+		// -p 2: the two links may run at once on any machine.
+		all[i].Flags = []string{"-toolexec=" + script, "-p=2"}
+	}
+	var mu sync.Mutex
+	handed := map[string][]byte{}
+	_, err := gobuild.BuildEach(context.Background(), all, true, func(i int) {
+		data, err := os.ReadFile(all[i].Output)
+		if err != nil {
+			t.Errorf("%s handed over without its binary: %v", names[i], err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, twice := handed[names[i]]; twice {
+			t.Errorf("%s handed over twice", names[i])
+		}
+		handed[names[i]] = data
+		if names[i] == "fast" {
+			if err := os.WriteFile(marker, nil, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("BuildEach: %v", err)
+	}
+	if got, err := os.ReadFile(log); err != nil || string(got) != "waited\n" {
+		t.Errorf("the link of slow: %q, %v; want it to start only once fast was handed over", got, err)
+	}
+	for i, o := range all {
+		final, err := os.ReadFile(o.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(handed[names[i]], final) {
+			t.Errorf("%s: the binary handed over (%d bytes) is not the one left in place (%d bytes)", names[i], len(handed[names[i]]), len(final))
+		}
+		if err := gobuild.CheckStatic(o.Output); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -118,6 +118,46 @@ func TestPublishSeveralFailsBeforeAnyWrite(t *testing.T) {
 	}
 }
 
+// TestPublishSeveralFailsAfterOthersBuilt: the images of the services that
+// compiled are made while another still compiles, but nothing is pushed
+// when it then fails. The broken service is compiled apart (its flags
+// differ), and only once the others' binaries are in place, 3 s later.
+func TestPublishSeveralFailsAfterOthersBuilt(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	cacheDir := t.TempDir()
+	script := filepath.Join(t.TempDir(), "toolexec")
+	body := `#!/bin/sh
+case "$*" in *cmd/broken*)
+	i=0
+	while [ $i -lt 600 ]; do
+		n=$(find ` + cacheDir + ` -type f \( -name api -o -name worker \) ! -path '*/.go-build-*' | wc -l)
+		[ "$n" -ge 2 ] && break
+		sleep 0.1; i=$((i+1))
+	done
+	sleep 3
+esac
+exec "$@"
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	settings := "builds:\n- id: broken\n  main: ./cmd/broken\n  flags: [-toolexec=" + script + "]\n"
+	root := fleet(t, map[string]string{
+		".ko.yaml":           settings,
+		"cmd/broken/main.go": "package main\n\nfunc main() { undefined() }\n",
+	}, "api", "worker")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	o.env.Cache.Dir = cacheDir
+	_, err := pipelinePublish(o)
+	if err == nil || !strings.Contains(err.Error(), "compiling") {
+		t.Fatalf("Publish = %v, want the compile error", err)
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("the registry got %d writes, want none: a service that does not compile fails the run before anything is pushed", n)
+	}
+}
+
 func TestSeveralServicesOneName(t *testing.T) {
 	t.Parallel()
 	root := fleet(t, map[string]string{"other/api/main.go": fleetMain}, "api")
