@@ -104,3 +104,15 @@ func WriteFile(path string, data []byte) error {
 		return err
 	})
 }
+
+// ReplaceFile is WriteFile for a file builder owns, in its cache: a
+// special file at path (a FIFO, a socket, a device, a link) is not the
+// user's but damage, and is removed first rather than refused.
+func ReplaceFile(path string, data []byte) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("replacing %s: %w", path, err)
+		}
+	}
+	return WriteFile(path, data)
+}

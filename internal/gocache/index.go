@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 )
 
 // The remote format of an index: the actions a kind of build used, in the
@@ -53,6 +55,10 @@ var (
 )
 
 const usedDir = "used" // used/RUN.TIME-RANDOM: the actions a Serve of RUN used, for Upload
+
+// maxUsed bounds the size of a used list read back: a line of 65 bytes
+// per action, a million actions.
+const maxUsed = 65 << 20
 
 // prefetchJobs is how many entries a Prefetch fetches at once.
 var prefetchJobs = 16
@@ -124,7 +130,7 @@ func (d disk) readUsed(run string) ([]string, []string) {
 	var actions, files []string
 	for _, n := range names {
 		p := filepath.Join(d.dir, usedDir, n)
-		b, err := os.ReadFile(p)
+		b, err := atomicfile.ReadRegular(p, maxUsed)
 		if err != nil {
 			continue
 		}

@@ -156,3 +156,30 @@ func TestSpecialFileEntryIsAMiss(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// TestSpecialFileNoteIsSkipped: a FIFO among a run's notes is not read (it
+// would block the build's end); the other notes are still taken.
+func TestSpecialFileNoteIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	d := disk{dir: dir}
+	s := Store{Dir: dir, Run: "run1"}
+	if err := os.MkdirAll(filepath.Join(dir, notesDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.note(s.Run, "the cache is off"); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, notesDir, notePrefix(s.Run)+"fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []string, 1)
+	go func() { got <- s.TakeNotes() }()
+	select {
+	case notes := <-got:
+		if len(notes) != 1 || notes[0] != "the cache is off" {
+			t.Errorf("TakeNotes = %q, want the one note", notes)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("TakeNotes hangs on a FIFO among the notes")
+	}
+}

@@ -7,7 +7,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 )
+
+// maxNote bounds the size of a note read back.
+const maxNote = 64 << 10
 
 // notePrefix starts the name of each note of run.
 func notePrefix(run string) string { return "note-" + run + "-" }
@@ -68,7 +73,8 @@ func (s Store) TakeNotes() []string {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(p)
+		// A note is a line; anything but a small regular file is not one.
+		b, err := atomicfile.ReadRegular(p, maxNote)
 		if err != nil {
 			continue
 		}

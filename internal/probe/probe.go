@@ -60,10 +60,10 @@ func build(ctx context.Context, dir string, p v1.Platform, env []string, cached 
 	}
 	for name, data := range map[string][]byte{"go.mod": []byte(goMod), "main.go": source} {
 		path := filepath.Join(src, name)
-		if have, err := os.ReadFile(path); err == nil && string(have) == string(data) {
+		if have, err := atomicfile.ReadRegular(path, int64(len(data))); err == nil && string(have) == string(data) {
 			continue // the same bytes: the fingerprint stays
 		}
-		if err := atomicfile.WriteFile(path, data); err != nil {
+		if err := atomicfile.ReplaceFile(path, data); err != nil {
 			return "", err
 		}
 	}

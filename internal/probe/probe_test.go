@@ -1,15 +1,19 @@
 package probe_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,5 +127,49 @@ func TestBuildIsCachedAndDeterministic(t *testing.T) {
 	uncached := read(cache.Cache{Scratch: t.TempDir()})
 	if string(first) != string(second) || string(first) != string(uncached) {
 		t.Error("probe builds differ")
+	}
+}
+
+// TestBuildReplacesSpecialFiles: a FIFO where the probe's cached source
+// belongs is replaced, not read (a read would block the build).
+func TestBuildReplacesSpecialFiles(t *testing.T) {
+	c := cache.Cache{Dir: t.TempDir(), Scratch: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin, unlock, err := probe.Build(ctx, c, host(), os.Environ())
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	unlock()
+	want, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(filepath.Dir(bin), "src", "main.go")
+	if err := os.Remove(src); err != nil {
+		t.Fatalf("the probe's source is not where the test looks: %v", err)
+	}
+	if err := syscall.Mkfifo(src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		bin, unlock, err := probe.Build(ctx, c, host(), os.Environ())
+		if err == nil {
+			unlock()
+			var got []byte
+			if got, err = os.ReadFile(bin); err == nil && !bytes.Equal(got, want) {
+				err = errors.New("another binary than the first build's")
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Build with a FIFO for the cached source: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Build hangs on a FIFO where the cached source belongs")
 	}
 }

@@ -21,6 +21,9 @@ type Mounts struct {
 	Dir string
 }
 
+// maxMountRecord bounds the size of a record read back: a repository name.
+const maxMountRecord = 4 << 10
+
 func (m Mounts) path(reg string, d v1.Hash) string {
 	return filepath.Join(m.Dir, url.PathEscape(reg), d.Algorithm+"-"+d.Hex)
 }
@@ -31,7 +34,7 @@ func (m Mounts) Lookup(repo name.Repository, d v1.Hash) (name.Repository, bool) 
 	if m.Dir == "" {
 		return name.Repository{}, false
 	}
-	data, err := os.ReadFile(m.path(repo.RegistryStr(), d))
+	data, err := atomicfile.ReadRegular(m.path(repo.RegistryStr(), d), maxMountRecord)
 	if err != nil {
 		return name.Repository{}, false
 	}
@@ -51,5 +54,5 @@ func (m Mounts) Record(repo name.Repository, d v1.Hash) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("recording blob %s: %w", d, err)
 	}
-	return atomicfile.WriteFile(p, []byte(repo.RepositoryStr()+"\n"))
+	return atomicfile.ReplaceFile(p, []byte(repo.RepositoryStr()+"\n"))
 }

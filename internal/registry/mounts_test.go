@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -173,5 +175,46 @@ func TestSessionMounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMountsSpecialFile: a FIFO where a record belongs is no record (a
+// read would block the push), and a new record replaces it.
+func TestMountsSpecialFile(t *testing.T) {
+	d := v1.Hash{Algorithm: "sha256", Hex: "1111111111111111111111111111111111111111111111111111111111111111"}
+	m := Mounts{Dir: t.TempDir()}
+	a, b := mustRepo(t, "registry.test:5000/a"), mustRepo(t, "registry.test:5000/b")
+	if err := m.Record(a, d); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	p := m.path(a.RegistryStr(), d)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type found struct {
+		src name.Repository
+		ok  bool
+	}
+	got := make(chan found, 1)
+	go func() {
+		src, ok := m.Lookup(b, d)
+		got <- found{src, ok}
+	}()
+	select {
+	case f := <-got:
+		if f.ok {
+			t.Errorf("Lookup with a FIFO for the record = %s, want nothing", f.src)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Lookup hangs on a FIFO where the record belongs")
+	}
+	if err := m.Record(a, d); err != nil {
+		t.Fatalf("Record over a FIFO: %v", err)
+	}
+	if src, ok := m.Lookup(b, d); !ok || src.String() != a.String() {
+		t.Errorf("Lookup after a new Record = %s, %v; want %s", src, ok, a)
 	}
 }
