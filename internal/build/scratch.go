@@ -5,14 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/buildercli/builder/internal/registry"
 )
 
 // WithScratch gives e a new scratch directory for what a run makes without
-// a cache, its cache checked usable and its registry client told where the
-// cache keeps mount sources; done removes the directory once the results
-// are no longer used.
+// a cache, its cache checked usable and marked in use, and its registry
+// client told where the cache keeps mount sources; done removes the
+// directory once the results are no longer used, and trims the cache when
+// a trim is due (see cache.Cache.TrimIfDue).
 func (e Env) WithScratch() (env Env, done func(), err error) {
 	work, err := os.MkdirTemp("", "builder-")
 	if err != nil {
@@ -21,7 +23,19 @@ func (e Env) WithScratch() (env Env, done func(), err error) {
 	e.Cache.Scratch = work
 	e.Cache = e.Cache.Usable(e.Log)
 	e.Registry.Mounts = registry.Mounts{Dir: e.Cache.Mounts()}
-	return e, func() { _ = os.RemoveAll(work) }, nil
+	// A cache this run cannot mark in use could only be trimmed of what
+	// it has not used for days.
+	release, err := e.Cache.Use()
+	if err != nil {
+		release = func() {}
+	}
+	return e, func() {
+		_ = os.RemoveAll(work)
+		release()
+		if _, err := e.Cache.TrimIfDue(time.Now()); err != nil {
+			fmt.Fprintf(e.Log, "note: %v\n", err)
+		}
+	}, nil
 }
 
 // ServiceScratch is e with a scratch directory of its own for the i-th of

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -285,6 +286,7 @@ func (c Cache) BinaryDir(key string) (dir string, unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("making the binary cache: %w", err)
 	}
+	mark(dir, time.Now())
 	unlock, err = Lock(filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", nil, err

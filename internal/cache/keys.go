@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -35,6 +36,7 @@ func (c Cache) known(key string) (v1.Hash, bool) {
 	if _, err := os.Stat(c.markerPath(h, key)); err != nil {
 		return v1.Hash{}, false
 	}
+	mark(c.keyPath(key), time.Now())
 	return h, true
 }
 

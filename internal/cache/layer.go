@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -57,6 +58,7 @@ func open(dir string, diffID v1.Hash) (*layer, error) {
 	if err := verify(blob, e); err != nil {
 		return nil, fmt.Errorf("cache entry %s: %w", dir, err)
 	}
+	mark(filepath.Join(dir, "meta.json"), time.Now())
 	return &layer{blob: blob, e: e}, nil
 }
 

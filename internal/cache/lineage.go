@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -44,7 +45,8 @@ func (c Cache) follow(lineage string, diffID v1.Hash) {
 	}
 	p := c.lineagePath(lineage)
 	if data, err := atomicfile.ReadRegular(p, maxPointer); err == nil && string(data) == diffID.String() {
-		return // an unchanged layer writes nothing
+		mark(p, time.Now()) // an unchanged layer writes nothing else
+		return
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return
