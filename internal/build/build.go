@@ -121,27 +121,36 @@ func (pl *Planned) Platforms() []v1.Platform { return pl.platforms }
 
 // Build compiles and assembles what the plan describes.
 func (pl *Planned) Build(ctx context.Context) (Result, error) {
-	res, err := All(ctx, []*Planned{pl}, "", nil)
+	res, err := All(ctx, []*Planned{pl}, "", Handoff{})
 	if err != nil {
 		return Result{}, err
 	}
 	return res[0], nil
 }
 
+// Handoff is what All gives each plan's result to, and when.
+type Handoff struct {
+	// Made, when set, is given each plan's result as soon as it is made,
+	// which may be while other binaries still compile: the run may yet
+	// fail, so Made may prepare a delivery (send blobs no manifest names)
+	// but must not make one visible. It should return quickly.
+	Made func(i int, res Result)
+	// Ready, when set, is given each plan's result once it is made and
+	// every binary has compiled, while other images may still be being
+	// made, so that it can be delivered at once. It should return
+	// quickly; an error from it fails All. It is never called when a
+	// binary fails to compile, nor once another image or call failed.
+	Ready func(i int, res Result) error
+}
+
 // All builds what each plan describes: it compiles every binary of every
 // plan together (see gobuild.BuildEach: one go build for the packages
 // that share their settings), and makes each image as soon as its binary
-// is final, while the compiler may still link others. cacheProg, when
-// set, is the GOCACHEPROG the compiler runs with (see gocache): it
-// changes how fast binaries are made, never their bytes.
-//
-// The images are made a few at a time. ready, when set, is given each
-// plan's result once it is made and every binary has compiled, while
-// other images may still be being made, so that it can be delivered at
-// once. It should return quickly; an error from it fails All. It is never
-// called when a binary fails to compile, nor once another image or call
-// failed.
-func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i int, res Result) error) ([]Result, error) {
+// is final, a few at a time, while the compiler may still link others;
+// each result goes to h as it is made. cacheProg, when set, is the
+// GOCACHEPROG the compiler runs with (see gocache): it changes how fast
+// binaries are made, never their bytes.
+func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]Result, error) {
 	if len(plans) == 0 {
 		return nil, nil
 	}
@@ -244,15 +253,21 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, ready func(i i
 				results[k], err = pl.result(images[at[k] : at[k]+len(pl.platforms)])
 				return k, true, err
 			}()
-			if err != nil || !done || ready == nil {
+			if err != nil || !done {
 				return err
+			}
+			if h.Made != nil {
+				h.Made(k, results[k])
+			}
+			if h.Ready == nil {
+				return nil
 			}
 			select {
 			case <-compiled:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			return ready(k, results[k])
+			return h.Ready(k, results[k])
 		})
 	}
 	g.Go(func() error {

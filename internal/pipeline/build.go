@@ -188,7 +188,7 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err := o.checkBuilt(plans); err != nil {
 		return nil, err
 	}
-	results, err := build.All(ctx, plans, goCache.Program(env), nil)
+	results, err := build.All(ctx, plans, goCache.Program(env), build.Handoff{})
 	if err != nil {
 		return nil, err
 	}

@@ -126,19 +126,21 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	}
 	log.release()
 	env.Trace.Mark("list tags")
-	// Each image is pushed as soon as it is made, while the others are
-	// still being made, unless a version tag that exists could refuse one
-	// of them: then every image is checked first, and none is pushed
-	// unless all pass.
+	// Each image's layers are sent as soon as it is made, while other
+	// binaries may still compile, and the image is pushed once every
+	// binary has compiled, while the others are still being made; unless
+	// a version tag that exists could refuse one of them: then every
+	// image is checked first, and nothing is pushed unless all pass.
 	outs := o.localOutputs(plans)
 	var undo push.Undo
 	results := make([]Result, len(plans))
 	p, pctx := newPusher(ctx, targets, outs, results, &undo, env)
-	var ready func(int, build.Result) error
+	var h build.Handoff
 	if !slices.ContainsFunc(targets, func(t *target) bool { return t.mayRefuse }) {
-		ready = func(i int, b build.Result) error { return p.start(pctx, i, b) }
+		h.Made = func(i int, b build.Result) { p.send(pctx, i, b) }
+		h.Ready = func(i int, b build.Result) error { return p.start(pctx, i, b) }
 	}
-	built, err := build.All(ctx, plans, goCache.Program(env), ready)
+	built, err := build.All(ctx, plans, goCache.Program(env), h)
 	if err != nil {
 		p.stop()
 		if rerr := undo.Restore(); rerr != nil {
@@ -148,7 +150,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	}
 	// The new outputs are shared while the images are pushed and tagged.
 	defer goCache.Share(ctx, env)()
-	if ready == nil {
+	if h.Ready == nil {
 		if err := p.checkAll(built); err != nil {
 			p.stop()
 			return nil, err
@@ -306,6 +308,24 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 		return err
 	})
 	return nil
+}
+
+// send starts sending the layers of the i-th service's image, b, to its
+// repository under ctx (newPusher's), ahead of its push: blobs that no
+// manifest names until the push, which finds them sent. A failure only
+// leaves the push to send them.
+func (p *pusher) send(ctx context.Context, i int, b build.Result) {
+	t := p.targets[i]
+	p.g.Go(func() error {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		defer func() { <-p.slots }()
+		_ = t.session.SendLayers(ctx, b.Artifact)
+		return nil
+	})
 }
 
 // wait waits for every push started, and returns the first error.

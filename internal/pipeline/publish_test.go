@@ -55,10 +55,12 @@ type testOptions struct {
 	env build.Env
 }
 
-// options publish the package pkg as version to repo, anonymously.
+// options publish the package pkg as version to repo, anonymously, with
+// a client as builder makes one for a run.
 func options(pkg, repo, version string) testOptions {
-	o := testOptions{env: build.Env{HostArch: runtime.GOARCH, Environ: os.Environ(), Log: io.Discard,
-		Registry: registry.Client{Keychain: registrytest.Anonymous}}}
+	c := registry.New(nil)
+	c.Keychain = registrytest.Anonymous
+	o := testOptions{env: build.Env{HostArch: runtime.GOARCH, Environ: os.Environ(), Log: io.Discard, Registry: c}}
 	o.Paths, o.Build.Tag, o.Repo = []string{pkg}, version, repo
 	return o
 }

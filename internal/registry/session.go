@@ -193,16 +193,8 @@ func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
 		}
 		return stats, nil
 	}
-	results := make([]layerResult, len(ls))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for i, l := range ls {
-		g.Go(func() (err error) {
-			results[i], err = s.pushLayer(gctx, l)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	results, err := s.pushLayers(ctx, ls, false)
+	if err != nil {
 		return Stats{}, err
 	}
 	for _, r := range results {
@@ -222,6 +214,39 @@ func (s *Session) Push(ctx context.Context, a Artifact) (Stats, error) {
 	return stats, nil
 }
 
+// SendLayers sends the layers of a, as Push does, but nothing else: no
+// manifest names them until a Push of a, which then finds them sent and
+// counts them as its own. It lets the layers of an image go while the run
+// may still fail: a registry keeps blobs no manifest names only until it
+// collects its garbage. A Client that does not coordinate its pushes (not
+// made by New) sends nothing ahead: its push could not count what was.
+func (s *Session) SendLayers(ctx context.Context, a Artifact) error {
+	if s.c.uploads == nil {
+		return nil
+	}
+	ls, err := layersOf(a)
+	if err != nil {
+		return err
+	}
+	_, err = s.pushLayers(ctx, ls, true)
+	return err
+}
+
+// pushLayers pushes ls, 4 at a time; ahead says they are sent ahead of
+// their image's push (see SendLayers).
+func (s *Session) pushLayers(ctx context.Context, ls []v1.Layer, ahead bool) ([]layerResult, error) {
+	results := make([]layerResult, len(ls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, l := range ls {
+		g.Go(func() (err error) {
+			results[i], err = s.pushLayer(gctx, l, ahead)
+			return err
+		})
+	}
+	return results, g.Wait()
+}
+
 // Tag points tag at a, whose blobs and manifests are already pushed.
 func (s *Session) Tag(ctx context.Context, a Artifact, tag string) error {
 	if err := s.pusher.Put(ctx, s.repo.Tag(tag), a); err != nil {
@@ -233,9 +258,10 @@ func (s *Session) Tag(ctx context.Context, a Artifact, tag string) error {
 type layerResult struct {
 	how   string
 	bytes int64
+	state string // what its progress row says at the end
 }
 
-func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (res layerResult, err error) {
+func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res layerResult, err error) {
 	d, err := l.Digest()
 	if err != nil {
 		return layerResult{}, fmt.Errorf("computing a layer digest: %w", err)
@@ -249,12 +275,28 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (res layerResult, e
 	var src name.Repository
 	canMount := false
 	if up, first := s.c.uploads.begin(s.repo, d); first {
-		defer func() { s.c.uploads.finish(up, s.repo, d, err == nil) }()
+		defer func() {
+			var sent *layerResult
+			if ahead {
+				sent = &res
+			}
+			s.c.uploads.finish(up, s.repo, d, err == nil, sent)
+		}()
 	} else if up != nil {
 		select {
 		case <-up.done:
 		case <-ctx.Done():
-			return layerResult{}, ctx.Err()
+			return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, ctx.Err()))
+		}
+		if up.repo == s.repo.RepositoryStr() && !ahead {
+			// Sent ahead to this repository, its progress shown: the
+			// image's push counts it.
+			if r, ok := s.c.uploads.claim(up); ok {
+				row := s.c.progress().Layer(d, size)
+				row.Sent(r.bytes)
+				row.Done(r.state)
+				return r, nil
+			}
 		}
 		if up.repo != "" && up.repo != s.repo.RepositoryStr() {
 			src, canMount = s.repo.Repo(up.repo), true
@@ -263,7 +305,12 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (res layerResult, e
 	if !canMount {
 		src, canMount = s.c.Mounts.Lookup(s.repo, d)
 	}
-	row := s.c.progress().Layer(d, size)
+	// Layers sent ahead are shown when their image's push claims them:
+	// the compiler's progress has the terminal meanwhile.
+	row := LayerProgress(noProgress{})
+	if !ahead {
+		row = s.c.progress().Layer(d, size)
+	}
 	if canMount && s.exists(ctx, d) {
 		canMount = false
 	}
@@ -284,17 +331,15 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer) (res layerResult, e
 	if err := s.c.Mounts.Record(s.repo, d); err != nil {
 		return layerResult{}, err
 	}
-	res = layerResult{how: "uploaded", bytes: sent.Load()}
+	res = layerResult{how: "uploaded", bytes: sent.Load(), state: "uploaded"}
 	switch {
 	case res.bytes > 0:
-		row.Done("uploaded")
 	case canMount:
-		res.how = "mounted"
-		row.Done("mounted from " + src.RepositoryStr())
+		res.how, res.state = "mounted", "mounted from "+src.RepositoryStr()
 	default:
-		res.how = "exists"
-		row.Done("exists")
+		res.how, res.state = "exists", "exists"
 	}
+	row.Done(res.state)
 	return res, nil
 }
 

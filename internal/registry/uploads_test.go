@@ -95,3 +95,61 @@ func TestPushesShareUploads(t *testing.T) {
 		})
 	}
 }
+
+// TestSendLayersAhead: layers sent ahead of their image are not sent
+// again by its push, which counts them as its own; no manifest is written
+// until the push.
+func TestSendLayersAhead(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	img := ociImage(t, 3)
+	_, layers, _ := layerFacts(t, img)
+	c := Client{Keychain: registrytest.Anonymous, uploads: &uploads{}}
+	s := open(t, reg.Repo(t, "a"), c)
+	ctx := context.Background()
+	if err := s.SendLayers(ctx, img); err != nil {
+		t.Fatalf("SendLayers: %v", err)
+	}
+	if n := reg.Count(registrytest.KindManifestDigest) + reg.Count(registrytest.KindManifestTag); n != 0 {
+		t.Errorf("SendLayers wrote %d manifests, want none", n)
+	}
+	stats, err := s.Push(ctx, img)
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, reg.Repo(t, "a"), d)
+	var size int64
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		n, err := l.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += n
+	}
+	if stats.Uploaded != len(layers) || stats.Existing != 0 || stats.UploadedBytes != size {
+		t.Errorf("Push after SendLayers: %+v; want the %d layers (%d bytes) counted as uploaded", stats, len(layers), size)
+	}
+	for _, l := range layers {
+		puts := 0
+		for _, q := range reg.Requests() {
+			if q.Method == http.MethodPut && q.Kind == registrytest.KindUpload && q.Query.Get("digest") == l {
+				puts++
+			}
+		}
+		if puts != 1 {
+			t.Errorf("layer %s was uploaded %d times, want once", l[:19], puts)
+		}
+	}
+	// A second push of the image counts nothing as its own.
+	if stats, err = s.Push(ctx, img); err != nil || stats.Uploaded != 0 {
+		t.Errorf("a second Push = %+v, %v; want nothing uploaded", stats, err)
+	}
+}

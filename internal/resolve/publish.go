@@ -35,7 +35,7 @@ func buildAll(ctx context.Context, images []*image, o Options, env build.Env, go
 			return fmt.Errorf("%s: %w", labels[i], err)
 		}
 	}
-	built, err := build.All(ctx, plans, goCache.Program(env), nil)
+	built, err := build.All(ctx, plans, goCache.Program(env), build.Handoff{})
 	if err != nil {
 		return err
 	}
