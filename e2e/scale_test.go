@@ -29,7 +29,7 @@ func fleetModule(t *testing.T, services ...string) string {
 
 // TestSeveralServicesRealRegistry publishes every service under ./cmd to a
 // real registry with TLS and credentials, then a release in which one
-// service does not compile: nothing of it reaches the registry.
+// service does not compile: no image of it reaches the registry.
 func TestSeveralServicesRealRegistry(t *testing.T) {
 	b := built(t)
 	reg := startRegistry(t, true)
@@ -52,7 +52,8 @@ func TestSeveralServicesRealRegistry(t *testing.T) {
 		}
 	}
 
-	// A third service that does not compile: the run fails before any push.
+	// A third service that does not compile: the run fails before any image
+	// is pushed or tagged.
 	if err := os.MkdirAll(filepath.Join(root, "cmd", "broken"), 0o755); err != nil {
 		t.Fatal(err)
 	}
