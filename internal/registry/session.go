@@ -270,36 +270,50 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 	if err != nil {
 		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
 	}
+	// Sent ahead of this image, with its progress hidden: counted and
+	// shown now.
+	claim := func() (layerResult, bool) {
+		r, ok := s.c.uploads.claim(s.repo, d)
+		if ok {
+			row := s.c.progress().Layer(d, size)
+			row.Sent(r.bytes)
+			row.Done(r.state)
+		}
+		return r, ok
+	}
+	if !ahead {
+		if r, ok := claim(); ok {
+			return r, nil
+		}
+	}
 	// Another push of this run that sends the blob is waited for, and
 	// mounted from.
 	var src name.Repository
 	canMount := false
-	if up, first := s.c.uploads.begin(s.repo, d); first {
-		defer func() {
-			var sent *layerResult
-			if ahead {
-				sent = &res
-			}
-			s.c.uploads.finish(up, s.repo, d, err == nil, sent)
-		}()
-	} else if up != nil {
+	prior, first := s.c.uploads.begin(s.repo, d)
+	defer func() {
+		// What was sent ahead is recorded before the pushes waiting for
+		// it go on, so that the image's own finds it.
+		if ahead && err == nil {
+			s.c.uploads.sentAhead(s.repo, d, res)
+		}
+		if first {
+			s.c.uploads.finish(prior, s.repo, d, err == nil)
+		}
+	}()
+	if !first && prior != nil {
 		select {
-		case <-up.done:
+		case <-prior.done:
 		case <-ctx.Done():
 			return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, ctx.Err()))
 		}
-		if up.repo == s.repo.RepositoryStr() && !ahead {
-			// Sent ahead to this repository, its progress shown: the
-			// image's push counts it.
-			if r, ok := s.c.uploads.claim(up); ok {
-				row := s.c.progress().Layer(d, size)
-				row.Sent(r.bytes)
-				row.Done(r.state)
+		if !ahead {
+			if r, ok := claim(); ok {
 				return r, nil
 			}
 		}
-		if up.repo != "" && up.repo != s.repo.RepositoryStr() {
-			src, canMount = s.repo.Repo(up.repo), true
+		if prior.repo != "" && prior.repo != s.repo.RepositoryStr() {
+			src, canMount = s.repo.Repo(prior.repo), true
 		}
 	}
 	if !canMount {

@@ -14,6 +14,10 @@ import (
 type uploads struct {
 	mu sync.Mutex
 	m  map[string]*upload
+	// ahead holds, by repository and blob, what a push of layers sent
+	// ahead of their image (Session.SendLayers) did, for the image's own
+	// push to count once, as its own.
+	ahead map[string]layerResult
 }
 
 // upload is one blob's first push to a registry.
@@ -21,10 +25,6 @@ type upload struct {
 	done chan struct{}
 	// repo has the blob once done is closed; "" when that push failed.
 	repo string
-	// ahead is what a push sent ahead of its image (Session.SendLayers)
-	// did, for the image's own push to count once, as its own.
-	ahead   *layerResult
-	claimed bool
 }
 
 // begin returns the upload of d to repo's registry, and whether the caller
@@ -48,13 +48,12 @@ func (u *uploads) begin(repo name.Repository, d v1.Hash) (up *upload, first bool
 	return up, true
 }
 
-// finish says the first push is over: the blob is in repo when ok, and
-// ahead, when set, is what a push sent ahead did. A push that failed
-// leaves the others to send the blob themselves; a later push of it
-// starts afresh.
-func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool, ahead *layerResult) {
+// finish says the first push is over: the blob is in repo when ok. A push
+// that failed leaves the others to send the blob themselves; a later push
+// of it starts afresh.
+func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool) {
 	if ok {
-		up.repo, up.ahead = repo.RepositoryStr(), ahead
+		up.repo = repo.RepositoryStr()
 	} else {
 		u.mu.Lock()
 		delete(u.m, repo.RegistryStr()+"\x00"+d.String())
@@ -63,14 +62,26 @@ func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool, a
 	close(up.done)
 }
 
-// claim returns, once, what the push sent ahead of its image did, for the
-// image's push to count: the first to claim it gets it.
-func (u *uploads) claim(up *upload) (layerResult, bool) {
+// sentAhead records what a push of d to repo sent ahead of its image did.
+func (u *uploads) sentAhead(repo name.Repository, d v1.Hash, r layerResult) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if up.ahead == nil || up.claimed {
+	if u.ahead == nil {
+		u.ahead = map[string]layerResult{}
+	}
+	u.ahead[repo.String()+"\x00"+d.String()] = r
+}
+
+// claim returns, once, what a push of d to repo sent ahead of its image
+// did, for the image's push to count.
+func (u *uploads) claim(repo name.Repository, d v1.Hash) (layerResult, bool) {
+	if u == nil {
 		return layerResult{}, false
 	}
-	up.claimed = true
-	return *up.ahead, true
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	key := repo.String() + "\x00" + d.String()
+	r, ok := u.ahead[key]
+	delete(u.ahead, key)
+	return r, ok
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -96,48 +97,95 @@ func TestPushesShareUploads(t *testing.T) {
 	}
 }
 
+// gatedLayer is a layer whose content cannot be read until open is closed.
+type gatedLayer struct {
+	v1.Layer
+	open chan struct{}
+}
+
+func (g gatedLayer) Compressed() (io.ReadCloser, error) {
+	<-g.open
+	return g.Layer.Compressed()
+}
+
 // TestSendLayersAhead: layers sent ahead of their image are not sent
-// again by its push, which counts them as its own; no manifest is written
-// until the push.
+// again by its push, which counts them as its own, uploaded or mounted,
+// even when it starts while they are still being sent; no manifest is
+// written until the push.
 func TestSendLayersAhead(t *testing.T) {
 	t.Parallel()
-	reg := registrytest.New(t, registrytest.Config{})
-	img := ociImage(t, 3)
-	_, layers, _ := layerFacts(t, img)
+	reg := registrytest.New(t, registrytest.Config{SeparateRepos: true})
+	base := ociImage(t, 2)
+	_, baseLayers, _ := layerFacts(t, base)
+	own := func() v1.Layer {
+		l, err := random.Layer(4096, types.OCILayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	gate := make(chan struct{})
+	imgA, err := mutate.AppendLayers(base, gatedLayer{own(), gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgB, err := mutate.AppendLayers(base, own())
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := Client{Keychain: registrytest.Anonymous, uploads: &uploads{}}
-	s := open(t, reg.Repo(t, "a"), c)
-	ctx := context.Background()
-	if err := s.SendLayers(ctx, img); err != nil {
-		t.Fatalf("SendLayers: %v", err)
+	a, b := open(t, reg.Repo(t, "a"), c), open(t, reg.Repo(t, "b"), c)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A's own layer is held; its push starts while it is being sent.
+	sentA := make(chan error, 1)
+	go func() { sentA <- a.SendLayers(ctx, imgA) }()
+	if err := b.SendLayers(ctx, imgB); err != nil {
+		t.Fatalf("SendLayers of B: %v", err)
 	}
 	if n := reg.Count(registrytest.KindManifestDigest) + reg.Count(registrytest.KindManifestTag); n != 0 {
 		t.Errorf("SendLayers wrote %d manifests, want none", n)
 	}
-	stats, err := s.Push(ctx, img)
-	if err != nil {
-		t.Fatalf("Push: %v", err)
+	pushedA := make(chan error, 1)
+	var statsA Stats
+	go func() {
+		var err error
+		statsA, err = a.Push(ctx, imgA)
+		pushedA <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // A's push waits for its layer
+	close(gate)
+	if err := <-sentA; err != nil {
+		t.Fatalf("SendLayers of A: %v", err)
 	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
+	if err := <-pushedA; err != nil {
+		t.Fatalf("Push of A: %v", err)
 	}
-	checkImage(t, reg.Repo(t, "a"), d)
-	var size int64
-	ls, err := img.Layers()
+	statsB, err := b.Push(ctx, imgB)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Push of B: %v", err)
 	}
-	for _, l := range ls {
-		n, err := l.Size()
+	// Each image counts its own layer as uploaded, and the base layers
+	// as uploaded by one, mounted from it by the other.
+	for _, tc := range []struct {
+		name  string
+		img   v1.Image
+		repo  string
+		stats Stats
+	}{{"A", imgA, "a", statsA}, {"B", imgB, "b", statsB}} {
+		d, err := tc.img.Digest()
 		if err != nil {
 			t.Fatal(err)
 		}
-		size += n
+		checkImage(t, reg.Repo(t, tc.repo), d)
+		if st := tc.stats; st.Layers != 3 || st.Existing != 0 || st.Uploaded < 1 || st.Uploaded+st.Mounted != 3 || st.UploadedBytes == 0 {
+			t.Errorf("push of %s after its layers were sent: %+v; want its 3 layers counted as uploaded or mounted", tc.name, st)
+		}
 	}
-	if stats.Uploaded != len(layers) || stats.Existing != 0 || stats.UploadedBytes != size {
-		t.Errorf("Push after SendLayers: %+v; want the %d layers (%d bytes) counted as uploaded", stats, len(layers), size)
+	if up, mounted := statsA.Uploaded+statsB.Uploaded, statsA.Mounted+statsB.Mounted; up != 4 || mounted != 2 {
+		t.Errorf("the two pushes counted %d uploads and %d mounts, want 4 and 2", up, mounted)
 	}
-	for _, l := range layers {
+	for _, l := range baseLayers {
 		puts := 0
 		for _, q := range reg.Requests() {
 			if q.Method == http.MethodPut && q.Kind == registrytest.KindUpload && q.Query.Get("digest") == l {
@@ -145,11 +193,11 @@ func TestSendLayersAhead(t *testing.T) {
 			}
 		}
 		if puts != 1 {
-			t.Errorf("layer %s was uploaded %d times, want once", l[:19], puts)
+			t.Errorf("base layer %s was uploaded %d times, want once", l[:19], puts)
 		}
 	}
-	// A second push of the image counts nothing as its own.
-	if stats, err = s.Push(ctx, img); err != nil || stats.Uploaded != 0 {
+	// A second push counts nothing as its own.
+	if stats, err := a.Push(ctx, imgA); err != nil || stats.Uploaded != 0 {
 		t.Errorf("a second Push = %+v, %v; want nothing uploaded", stats, err)
 	}
 }
