@@ -344,36 +344,67 @@ func (p *pusher) stop() {
 	_ = p.g.Wait()
 }
 
-// tagAll writes and settles the release's tags of each service in turn.
-// With several, every service's version tag is written first: a failure
-// then leaves immutable version tags, and no floating tag moved.
+// tagAll writes and settles the release's tags of each service, several
+// services at once. With several, every service's version tag is written
+// first: a failure then leaves immutable version tags, and no floating tag
+// moved. Each write is tried, and the results say what each service got.
 func tagAll(ctx context.Context, targets []*target, built []build.Result, results []Result, env build.Env) error {
 	if len(targets) > 1 {
-		for i, t := range targets {
+		errs := eachService(targets, func(i int, t *target) error {
 			var err error
-			if t.cur, err = t.plan.WriteVersion(ctx, t.session, built[i].Artifact, t.cur); err != nil {
-				// Say which tags each service has: its version, for
-				// those before; none for this one and those after.
-				for j := range targets[:i+1] {
-					moved := targets[j].plan.Moved
-					results[j].Moved, results[j].Left = moved, targets[j].plan.Left
-					results[j].Written = &release.Written{Written: moved[:1], Failed: moved[1:]}
+			t.cur, err = t.plan.WriteVersion(ctx, t.session, built[i].Artifact, t.cur)
+			return err
+		})
+		if i, err := first(errs); err != nil {
+			// Say which tags each service has: its version, or none.
+			for j, t := range targets {
+				moved := t.plan.Moved
+				results[j].Moved, results[j].Left = moved, t.plan.Left
+				results[j].Written = &release.Written{Written: moved[:1], Failed: moved[1:]}
+				if errs[j] != nil {
+					results[j].Written = &release.Written{Failed: moved}
 				}
-				results[i].Written = &release.Written{Failed: t.plan.Moved}
-				return fmt.Errorf("%s: writing %s: %w", t.repo, t.plan.Version, err)
 			}
+			return fmt.Errorf("%s: writing %s: %w", targets[i].repo, targets[i].plan.Version, err)
 		}
 	}
-	for i, t := range targets {
-		if err := tag(ctx, t, built[i], &results[i]); err != nil {
-			if len(targets) > 1 {
-				return fmt.Errorf("%s: %w", t.repo, err)
-			}
-			return err
+	errs := eachService(targets, func(i int, t *target) error {
+		return tag(ctx, t, built[i], &results[i])
+	})
+	if i, err := first(errs); err != nil {
+		if len(targets) > 1 {
+			return fmt.Errorf("%s: %w", targets[i].repo, err)
 		}
+		return err
 	}
 	env.Trace.Mark("tags")
 	return nil
+}
+
+// eachService runs f for each target, 8 at a time, and returns their
+// errors, by target.
+func eachService(targets []*target, f func(i int, t *target) error) []error {
+	errs := make([]error, len(targets))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, t := range targets {
+		g.Go(func() error {
+			errs[i] = f(i, t)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errs
+}
+
+// first returns the first error of errs and its index.
+func first(errs []error) (int, error) {
+	for i, err := range errs {
+		if err != nil {
+			return i, err
+		}
+	}
+	return -1, nil
 }
 
 // references lists every reference the publish wrote: REPO@DIGEST, then
