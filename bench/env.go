@@ -27,10 +27,14 @@ type env struct {
 	root, work  string
 	builder, ko string
 	host        string // the registry, 127.0.0.1:PORT
-	base        string // the base, pinned by digest
-	counter     *uploadCounter
-	srv         *http.Server
-	edits       int
+	// far is the same registry as a CI runner far from it sees it: each
+	// request 20 ms later, and 100 Mbit/s shared by every upload.
+	far     string
+	farSrv  *http.Server
+	base    string // the base, pinned by digest
+	counter *uploadCounter
+	srv     *http.Server
+	edits   int
 	// only picks the scenarios to run; coldRuns is how many runs each
 	// cold scenario has.
 	only     *regexp.Regexp
@@ -79,12 +83,23 @@ func (e *env) startRegistry() error {
 	}
 	e.host = l.Addr().String()
 	e.counter = &uploadCounter{}
-	e.srv = &http.Server{Handler: e.counter.wrap(registry.New(registry.Logger(nopLogger())))}
+	h := e.counter.wrap(registry.New(registry.Logger(nopLogger())))
+	e.srv = &http.Server{Handler: h}
 	go func() { _ = e.srv.Serve(l) }()
+	fl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.far = fl.Addr().String()
+	e.farSrv = &http.Server{Handler: farAway(h, farLatency, farMbit)}
+	go func() { _ = e.farSrv.Serve(fl) }()
 	return nil
 }
 
-func (e *env) close() { _ = e.srv.Close() }
+func (e *env) close() {
+	_ = e.srv.Close()
+	_ = e.farSrv.Close()
+}
 
 // pushBase pushes builder's built-in base for linux/amd64 and linux/arm64
 // as one index, which both tools then build on.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // uploadCounter counts the blob bytes a registry receives, by repository.
@@ -65,3 +66,57 @@ func (c *countingBody) Read(p []byte) (int, error) {
 }
 
 func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// What the far registry adds: a round trip to a registry in another
+// region, and the upload bandwidth of a CI runner.
+const (
+	farLatency = 20 * time.Millisecond
+	farMbit    = 100
+)
+
+// farAway serves h as a registry far away: each request waits latency,
+// and request bodies (uploads) share mbit megabits a second.
+func farAway(h http.Handler, latency time.Duration, mbit float64) http.Handler {
+	link := &bandwidth{perByte: time.Duration(float64(time.Second) * 8 / (mbit * 1e6))}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(latency)
+		if r.Body != nil {
+			r.Body = &slowBody{ReadCloser: r.Body, link: link}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bandwidth is a link that carries one byte every perByte.
+type bandwidth struct {
+	perByte time.Duration
+	mu      sync.Mutex
+	free    time.Time // when the link is next free
+}
+
+// carry waits until n more bytes have crossed the link.
+func (b *bandwidth) carry(n int) {
+	b.mu.Lock()
+	now := time.Now()
+	if b.free.Before(now) {
+		b.free = now
+	}
+	b.free = b.free.Add(time.Duration(n) * b.perByte)
+	wait := b.free.Sub(now)
+	b.mu.Unlock()
+	time.Sleep(wait)
+}
+
+type slowBody struct {
+	io.ReadCloser
+	link *bandwidth
+}
+
+func (s *slowBody) Read(p []byte) (int, error) {
+	if len(p) > 32<<10 {
+		p = p[:32<<10]
+	}
+	n, err := s.ReadCloser.Read(p)
+	s.link.carry(n)
+	return n, err
+}

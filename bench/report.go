@@ -89,6 +89,10 @@ func report(w io.Writer, e *env, res []measured) error {
 			secs(cpu[fleet+toolBuilder]), secs(cpu[fleet+toolGo]), ratio(cpu[fleet+toolGo], med[fleet+toolGo]), secs(extra), runtime.NumCPU(),
 			ratio(med[fleet+toolGo]+extra/time.Duration(runtime.NumCPU()), med[fleet+toolGo]))
 	}
+	if far := farScenario + "/"; has(far+toolBuilder, far+toolKo) {
+		fmt.Fprintf(w, "- eight services after a library change, to a registry %s and %d Mbit/s away: builder %s, ko %s (builder / ko = %.2f)\n",
+			farLatency, farMbit, secs(med[far+toolBuilder]), secs(med[far+toolKo]), ratio(med[far+toolBuilder], med[far+toolKo]))
+	}
 	if m := maxRSS(res); m > 0 {
 		fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's), one service a run: %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
 			m, rssOf(samplesOf(res, bigBinary, toolBuilder)))

@@ -15,6 +15,7 @@ const (
 	coldScenario   = "cold: empty Go build and tool caches, publish"
 	sharedScenario = "fresh runner with the shared cache, one-line change + publish"
 	fleetScenario  = "eight services after a one-line change in their library"
+	farScenario    = "eight services after a library change, to a registry 20 ms and 100 Mbit/s away"
 	toolFresh      = "builder, fresh runner, --cache-repo"
 	toolWarm       = "builder, warm"
 	fleetServices  = 8
@@ -45,18 +46,17 @@ func (e *env) scalePlan() []scenario {
 		}},
 		{name: fleetScenario, change: true, edit: e.changeLib, tools: []tool{
 			{toolBuilder, e.fleetBuilder()},
-			{toolKo, func(ctx context.Context, i int) (sample, error) {
-				// ko takes no pattern: it is given the eight paths.
-				args := []string{"build", "--platform", onePlatform}
-				for n := 1; n <= fleetServices; n++ {
-					args = append(args, fmt.Sprintf("./cmd/svc%d", n))
-				}
-				return e.timedIn(ctx, e.fleet, nil, "ko", e.ko, args...) // under KO_DOCKER_REPO, HOST/ko
-			}},
+			{toolKo, e.fleetKo(e.host, "ko")},
 			{toolGo, func(ctx context.Context, i int) (sample, error) {
 				return e.timedIn(ctx, e.fleet, nil, "", "go", "build", "-trimpath", "-tags=nomsgpack",
 					"-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(e.work, "fleet-bin")+"/", "./cmd/...")
 			}},
+		}},
+		// Where a push waits for the network, not the CPU: a CI runner
+		// and a registry in another region.
+		{name: farScenario, change: true, edit: e.changeLib, tools: []tool{
+			{toolBuilder, e.fleetBuilderTo(e.far, "far/fleet", 51)},
+			{toolKo, e.fleetKo(e.far, "far/ko")},
 		}},
 	}
 }
@@ -102,11 +102,28 @@ func (e *env) warmPublish() func(context.Context, int) (sample, error) {
 }
 
 func (e *env) fleetBuilder() func(context.Context, int) (sample, error) {
+	return e.fleetBuilderTo(e.host, "fleet", 50)
+}
+
+// fleetBuilderTo publishes the fleet to host/repo, its versions v0.minor.N.
+func (e *env) fleetBuilderTo(host, repo string, minor int) func(context.Context, int) (sample, error) {
 	version := 0
 	return func(ctx context.Context, i int) (sample, error) {
 		version++
-		return e.timedIn(ctx, e.fleet, nil, "fleet", e.builder, "publish", "./cmd/...", "--tag", fmt.Sprintf("v0.50.%d", version),
-			"--repo", e.host+"/fleet", "--base", e.base, "--platform", onePlatform, "--allow-dirty")
+		return e.timedIn(ctx, e.fleet, nil, repo, e.builder, "publish", "./cmd/...", "--tag", fmt.Sprintf("v0.%d.%d", minor, version),
+			"--repo", host+"/"+repo, "--base", e.base, "--platform", onePlatform, "--allow-dirty")
+	}
+}
+
+// fleetKo builds the eight services with ko, to host.
+func (e *env) fleetKo(host, repo string) func(context.Context, int) (sample, error) {
+	return func(ctx context.Context, i int) (sample, error) {
+		// ko takes no pattern: it is given the eight paths.
+		args := []string{"build", "--platform", onePlatform}
+		for n := 1; n <= fleetServices; n++ {
+			args = append(args, fmt.Sprintf("./cmd/svc%d", n))
+		}
+		return e.timedIn(ctx, e.fleet, []string{"KO_DOCKER_REPO=" + host + "/" + repo}, repo, e.ko, args...)
 	}
 }
 
