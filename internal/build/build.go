@@ -225,8 +225,8 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]
 	turns := make(chan struct{}, max(2, runtime.NumCPU()))
 	compiled := make(chan struct{})
 	// makeImage makes job i's image once its binary is final, which may be
-	// while go build still links others; its plan's result waits for
-	// every binary to compile before it is given to ready.
+	// while go build still links others; its plan's result goes to
+	// h.Made at once, and to h.Ready once every binary has compiled.
 	makeImage := func(i int) {
 		g.Go(func() error {
 			select {
@@ -236,6 +236,9 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]
 			}
 			k, done, err := func() (int, bool, error) {
 				defer func() { <-turns }()
+				if err := gctx.Err(); err != nil {
+					return 0, false, err
+				}
 				img, err := jobs[i].pl.finish(jobs[i])
 				if err != nil {
 					return 0, false, err
