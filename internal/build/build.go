@@ -130,10 +130,10 @@ func (pl *Planned) Build(ctx context.Context) (Result, error) {
 
 // Handoff is what All gives each plan's result to, and when.
 type Handoff struct {
-	// Made, when set, is given each plan's result as soon as it is made,
-	// which may be while other binaries still compile: the run may yet
-	// fail, so Made may prepare a delivery (send blobs no manifest names)
-	// but must not make one visible. It should return quickly.
+	// Made, when set, is given each plan's result that is made while
+	// other binaries still compile, as soon as it is made: the run may
+	// yet fail, so Made may prepare a delivery (send blobs no manifest
+	// names) but must not make one visible. It should return quickly.
 	Made func(i int, res Result)
 	// Ready, when set, is given each plan's result once it is made and
 	// every binary has compiled, while other images may still be being
@@ -226,7 +226,8 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]
 	compiled := make(chan struct{})
 	// makeImage makes job i's image once its binary is final, which may be
 	// while go build still links others; its plan's result goes to
-	// h.Made at once, and to h.Ready once every binary has compiled.
+	// h.Made at once if that is so, and to h.Ready once every binary has
+	// compiled.
 	makeImage := func(i int) {
 		g.Go(func() error {
 			select {
@@ -259,8 +260,12 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]
 			if err != nil || !done {
 				return err
 			}
-			if h.Made != nil {
-				h.Made(k, results[k])
+			select {
+			case <-compiled:
+			default:
+				if h.Made != nil && gctx.Err() == nil {
+					h.Made(k, results[k])
+				}
 			}
 			if h.Ready == nil {
 				return nil
@@ -268,7 +273,10 @@ func All(ctx context.Context, plans []*Planned, cacheProg string, h Handoff) ([]
 			select {
 			case <-compiled:
 			case <-gctx.Done():
-				return gctx.Err()
+			}
+			// Both may be ready: a failure wins.
+			if err := gctx.Err(); err != nil {
+				return err
 			}
 			return h.Ready(k, results[k])
 		})

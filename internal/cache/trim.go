@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/buildercli/builder/internal/atomicfile"
 )
 
 // The cache keeps what runs use and forgets the rest, as the Go build
@@ -53,7 +55,11 @@ func (c Cache) TrimIfDue(now time.Time) (bool, error) {
 		return false, nil
 	}
 	stamp := filepath.Join(c.Dir, "trim.txt")
-	if fi, err := os.Stat(stamp); err == nil && now.Sub(fi.ModTime()) < trimInterval {
+	due := func() bool {
+		fi, err := os.Lstat(stamp)
+		return err != nil || now.Sub(fi.ModTime()) >= trimInterval
+	}
+	if !due() {
 		return false, nil
 	}
 	unlock, err := flock(filepath.Join(c.Dir, ".use"), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -64,8 +70,12 @@ func (c Cache) TrimIfDue(now time.Time) (bool, error) {
 		return false, err
 	}
 	defer unlock()
+	if !due() {
+		return false, nil // another run trimmed it meanwhile
+	}
 	// Stamped first: a trim that fails is not tried again by every run.
-	if err := os.WriteFile(stamp, []byte(now.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+	// A special file there is damage, replaced rather than opened.
+	if err := atomicfile.ReplaceFile(stamp, []byte(now.UTC().Format(time.RFC3339)+"\n")); err != nil {
 		return false, fmt.Errorf("trimming the cache %s: %w", c.Dir, err)
 	}
 	if err := os.Chtimes(stamp, now, now); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -136,5 +137,40 @@ func TestTrimIfDue(t *testing.T) {
 	r2()
 	if did, _ := c.TrimIfDue(now.Add(3 * trimInterval)); !did {
 		t.Errorf("no trim once both runs ended")
+	}
+}
+
+// TestTrimStampSpecialFile: a FIFO where the trim's stamp belongs is
+// replaced, not opened (an open would block every later run, which waits
+// for the trim's lock).
+func TestTrimStampSpecialFile(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	stamp := filepath.Join(c.Dir, "trim.txt")
+	if err := syscall.Mkfifo(stamp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-2 * trimInterval)
+	if err := os.Chtimes(stamp, long, long); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		did bool
+		err error
+	}
+	got := make(chan outcome, 1)
+	go func() {
+		did, err := c.TrimIfDue(time.Now())
+		got <- outcome{did, err}
+	}()
+	select {
+	case o := <-got:
+		if !o.did || o.err != nil {
+			t.Errorf("TrimIfDue with a FIFO for its stamp = %v, %v; want a trim", o.did, o.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("TrimIfDue hangs on a FIFO where its stamp belongs")
+	}
+	if fi, err := os.Lstat(stamp); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the stamp after the trim: %v, %v; want a regular file", fi, err)
 	}
 }

@@ -9,16 +9,18 @@ import (
 )
 
 // watchDir calls seen with the name of each file that is renamed into dir,
-// or written and closed there, until stop is called; stop returns once
-// seen is no longer running. Only one seen runs at a time. Events the
-// kernel drops (a full queue) are not reported: a watch only hastens what
-// the caller does anyway once the writer is done.
+// until stop is called; stop returns once seen is no longer running. Only
+// one seen runs at a time. A rename puts a whole file in place; a file
+// written in place is not reported, as a writer that fails may leave it
+// cut short. Events the kernel drops (a full queue) are not reported
+// either: a watch only hastens what the caller does anyway once the
+// writer is done.
 func watchDir(dir string, seen func(name string)) (stop func(), err error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("watching %s: %w", dir, err)
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_ONLYDIR); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("watching %s: %w", dir, err)
 	}

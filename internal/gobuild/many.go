@@ -215,9 +215,10 @@ func isVersionElement(s string) bool {
 // their ldflags and outputs, in one go build into a directory beside the
 // first output, moves each binary to its output, and calls landed(j) once
 // opts[j]'s is there and checked. go build puts each binary in the
-// directory once it is linked, whole (by a rename, or a copy it closes),
-// and never writes it again: where the system reports that, a binary is
-// moved while the others still link, so that its image can be made.
+// directory once it is linked, whole, by a rename where its temporary
+// directory is on the same file system (else by a copy), and never writes
+// it again: where the system reports that rename, a binary is moved while
+// the others still link, so that its image can be made.
 func buildTogether(ctx context.Context, opts []Options, landed func(j int)) error {
 	first := opts[0]
 	env, err := Environ(first)

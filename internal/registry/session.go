@@ -294,7 +294,7 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 	defer func() {
 		// What was sent ahead is recorded before the pushes waiting for
 		// it go on, so that the image's own finds it.
-		if ahead && err == nil {
+		if ahead && err == nil && res.state != "" {
 			s.c.uploads.sentAhead(s.repo, d, res)
 		}
 		if first {
@@ -311,6 +311,10 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 			if r, ok := claim(); ok {
 				return r, nil
 			}
+		} else if prior.repo == s.repo.RepositoryStr() {
+			// This run pushed it here already: nothing to send, or to
+			// count.
+			return layerResult{}, nil
 		}
 		if prior.repo != "" && prior.repo != s.repo.RepositoryStr() {
 			src, canMount = s.repo.Repo(prior.repo), true
