@@ -247,9 +247,9 @@ func buildTogether(ctx context.Context, opts []Options, landed func(j int)) erro
 	}
 	args = append(args, "-o", tmp+string(filepath.Separator))
 	args = append(args, pkgs...)
-	for _, o := range opts {
+	for j, o := range opts {
 		// What BuildMany left in place, go build may find current.
-		_ = os.Link(o.Output, filepath.Join(tmp, execName(o.ImportPath)))
+		_ = os.Link(o.Output, filepath.Join(tmp, units[j].Name))
 	}
 	moved := make([]bool, len(opts))
 	taken := make([]bool, len(opts))
@@ -291,7 +291,7 @@ func buildTogether(ctx context.Context, opts []Options, landed func(j int)) erro
 		}
 		rest.Go(func() error {
 			if !moved[j] {
-				if err := move(filepath.Join(tmp, execName(o.ImportPath)), o.Output); err != nil {
+				if err := move(filepath.Join(tmp, units[j].Name), o.Output); err != nil {
 					return err
 				}
 			}
