@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +19,61 @@ import (
 // the tests neither see nor change the machine's images.
 type podman struct{ dir string }
 
+// newPodman makes the store; it is removed when t ends, after the cleanups
+// registered later (which remove containers) have run.
 func newPodman(t *testing.T) podman {
 	t.Helper()
-	return podman{dir: t.TempDir()}
+	dir, err := os.MkdirTemp("", "podman-store-")
+	if err != nil {
+		t.Fatalf("making a podman store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := removeStore(dir, 30*time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	return podman{dir: dir}
+}
+
+// removeStore removes a podman store once no process names it. After
+// `podman rm -f` returns, the container's conmon and the `podman container
+// cleanup` it starts may still write there for a moment, and a plain
+// RemoveAll then fails with "directory not empty".
+func removeStore(dir string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		users := processesNaming(dir)
+		var err error
+		if len(users) == 0 {
+			if err = os.RemoveAll(dir); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("removing the podman store %s after %s: %v (processes still naming it: %v)", dir, wait, err, users)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// processesNaming lists the processes whose command line names dir.
+func processesNaming(dir string) []string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var users []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		users = append(users, e.Name()+" "+strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
+	}
+	return users
 }
 
 func (p podman) must(t *testing.T, args ...string) string {
