@@ -301,12 +301,20 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 			s.c.uploads.finish(prior, s.repo, d, err == nil)
 		}
 	}()
-	if !first && prior != nil {
+	for !first && prior != nil {
 		select {
 		case <-prior.done:
 		case <-ctx.Done():
 			return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, ctx.Err()))
 		}
+		if prior.repo != "" {
+			break
+		}
+		// That push failed: the next to ask sends the blob, and the
+		// others wait for it again.
+		prior, first = s.c.uploads.begin(s.repo, d)
+	}
+	if !first && prior != nil {
 		if !ahead {
 			if r, ok := claim(); ok {
 				return r, nil

@@ -14,6 +14,9 @@ import (
 type Fault struct {
 	// Method and Kind say what the fault matches; "" matches anything.
 	Method, Kind string
+	// Digest, when set, matches only requests that name this digest in
+	// their query (a blob upload's closing PUT).
+	Digest string
 	// N is how many matching requests to spoil; 0 spoils them all.
 	// The first Skip matching requests pass unspoilt.
 	N, Skip int
@@ -37,9 +40,9 @@ type Fault struct {
 }
 
 // spoils reports whether f applies to the next request of method and kind,
-// and counts it when it does.
-func (f *Fault) spoils(method, kind string) bool {
-	if (f.Method != "" && f.Method != method) || (f.Kind != "" && f.Kind != kind) {
+// naming digest in its query, and counts it when it does.
+func (f *Fault) spoils(method, kind, digest string) bool {
+	if (f.Method != "" && f.Method != method) || (f.Kind != "" && f.Kind != kind) || (f.Digest != "" && f.Digest != digest) {
 		return false
 	}
 	if f.Skip > 0 {

@@ -65,7 +65,7 @@ func (r *Registry) decide(req *http.Request, kind string) (f *Fault, hold, authO
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.faults {
-		if c.spoils(req.Method, kind) {
+		if c.spoils(req.Method, kind, req.URL.Query().Get("digest")) {
 			spoiled := *c
 			f = &spoiled
 			break
