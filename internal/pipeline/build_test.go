@@ -208,7 +208,8 @@ func TestDigestIndependentOfCheckout(t *testing.T) {
 
 // TestFailedRunLeavesOutputsAsTheyWere: when a later output fails, the
 // outputs written before it are put back: a tarball that was there holds
-// its old bytes, one that was not is gone, and a layout keeps its old entry.
+// its old bytes, one that was not is gone, a layout keeps its old entry, and
+// a new one is gone with the directories made for it.
 func TestFailedRunLeavesOutputsAsTheyWere(t *testing.T) {
 	pkg := committed(t, nil)
 	out := t.TempDir()
@@ -249,5 +250,15 @@ func TestFailedRunLeavesOutputsAsTheyWere(t *testing.T) {
 		if leftovers, _ := filepath.Glob(filepath.Join(out, ".*")); len(leftovers) != 0 {
 			t.Errorf("the failed run left %v", leftovers)
 		}
+	}
+	// A new layout goes with the directories the run made for it.
+	o := buildOptions(pkg)
+	o.OCILayout = filepath.Join(out, "new", "deeper", "layout")
+	o.Provenance = filepath.Join(out, "missing", "prov.json")
+	if _, err := o.build(context.Background()); err == nil {
+		t.Fatal("the build worked, want the provenance to fail")
+	}
+	if _, err := os.Stat(filepath.Join(out, "new")); !os.IsNotExist(err) {
+		t.Errorf("%s left by a failed run (stat: %v)", filepath.Join(out, "new"), err)
 	}
 }

@@ -101,7 +101,26 @@ func (u *Undo) file(p string) error {
 // a layout that is not there is removed again.
 func (u *Undo) layout(dir, tag string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		u.steps = append(u.steps, func() error { return os.RemoveAll(dir) })
+		// The directories the write makes above the layout (out/ of
+		// out/NAME) go too, if nothing else was put in them meanwhile.
+		var made []string
+		for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			made = append(made, p)
+		}
+		u.steps = append(u.steps, func() error {
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			for _, p := range made {
+				if err := os.Remove(p); err != nil {
+					break // not empty: another writer's, or gone
+				}
+			}
+			return nil
+		})
 		return nil
 	}
 	im, err := readIndex(dir)
