@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	builder "github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/push"
 )
 
 // podmanConf is a containers.conf that lets podman run containers here:
@@ -142,6 +150,90 @@ func TestLoadIntoEngine(t *testing.T) {
 	e.must(t, "stop", "-t", "10", name)
 	if code := strings.TrimSpace(e.must(t, "inspect", "--format", "{{.State.ExitCode}}", name)); code != "0" {
 		t.Errorf("the app exited with %s after SIGTERM, want 0", code)
+	}
+}
+
+// builder build ./cmd/... --load sends every service's image to podman's
+// Docker-compatible API; podman lists each under its own name, with the
+// digest builder printed for it.
+func TestLoadSeveralIntoEngine(t *testing.T) {
+	b := built(t)
+	t.Parallel()
+	host, e := startPodmanService(t)
+	root := fleetModule(t, "api", "worker")
+	res := runBuilder(t, b.builder, root, []string{"DOCKER_HOST=" + host}, "", "build", "./cmd/...", "--tag", tag, "--load")
+	if res.code != 0 {
+		t.Fatalf("%v", res)
+	}
+	for _, svc := range []string{"api", "worker"} {
+		if want := "loaded " + svc + ":" + tag + " into the engine at " + host; !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, res.stderr)
+		}
+		digest := ""
+		for _, line := range strings.Split(res.stdout, "\n") {
+			if d, ok := strings.CutPrefix(line, svc+"@"); ok {
+				digest = d
+			}
+		}
+		if !digestPattern.MatchString(digest) {
+			t.Fatalf("stdout names no digest of %s:\n%s", svc, res.stdout)
+		}
+		if img := podmanImage(t, e.p, svc+":"+tag); img.Digest != digest {
+			t.Errorf("podman lists %v with digest %s, want the one builder printed, %s", img.Names, img.Digest, digest)
+		}
+	}
+}
+
+// A load that a later failure undoes puts podman's tags back through its
+// Docker-compatible API: a tag that named another image names it again,
+// and a tag that was new is removed.
+func TestEngineLoadPutBack(t *testing.T) {
+	b := built(t)
+	t.Parallel()
+	host, e := startPodmanService(t)
+	ctx := context.Background()
+	eng := push.Engine{Host: host}
+	old, err := tarball.ImageFromPath(b.tarball, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := old.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = append(cfg.Config.Env, "PUT_BACK=1")
+	newer, err := mutate.ConfigFile(old, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, fresh := name.MustParseReference("undo-kept:v1").(name.Tag), name.MustParseReference("undo-fresh:v1").(name.Tag)
+	if err := eng.Deliver(ctx, builder.Result{Image: old, Ref: kept}, io.Discard); err != nil {
+		t.Fatalf("loading %s: %v", kept, err)
+	}
+	oldID := podmanImage(t, e.p, kept.String()).ID
+	var undo push.Undo
+	for _, ref := range []name.Tag{kept, fresh} {
+		r := builder.Result{Image: newer, Ref: ref}
+		if err := undo.Remember(ctx, eng, r); err != nil {
+			t.Fatalf("remembering %s: %v", ref, err)
+		}
+		if err := eng.Deliver(ctx, r, io.Discard); err != nil {
+			t.Fatalf("loading %s: %v", ref, err)
+		}
+	}
+	if newID := podmanImage(t, e.p, kept.String()).ID; newID == oldID {
+		t.Fatalf("loading another image under %s left it at %s", kept, oldID)
+	}
+	if err := undo.Restore(); err != nil {
+		t.Fatalf("putting the engine back: %v", err)
+	}
+	if got := podmanImage(t, e.p, kept.String()).ID; got != oldID {
+		t.Errorf("after the put-back, podman lists %s as %s, want the image it named before, %s", kept, got, oldID)
+	}
+	out := e.must(t, "images", "--format", "{{.Repository}}:{{.Tag}}")
+	if strings.Contains(out, fresh.String()) {
+		t.Errorf("after the put-back, podman still lists %s:\n%s", fresh, out)
 	}
 }
 

@@ -57,6 +57,9 @@ plain line every 20 seconds elsewhere.`,
   # Every command under ./cmd, one layout each under out/
   builder build ./cmd/... --repo ghcr.io/acme --oci-layout out/
 
+  # Every command under ./cmd into the local engine
+  builder build ./cmd/... --tag dev --load
+
   # A service with no settings of its own: expose 8080 and probe /healthz
   builder build . --port 8080 --env PORT=8080 --healthcheck http:/healthz --oci-layout out/`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -135,11 +135,21 @@ func (o Options) destinations() push.Multi {
 	if files != (push.RecordFiles{}) {
 		m = append(m, files)
 	}
-	// Last, as a load cannot be undone if a later output failed.
+	// Last: a load is put back through the engine's API, which may fail
+	// too, where files are put back on disk.
 	if o.Load {
 		m = append(m, push.Engine{Host: o.Engine})
 	}
 	return m
+}
+
+// checkEngine checks, with --load, that an engine answers: no engine, no
+// build.
+func (o Options) checkEngine(ctx context.Context) error {
+	if !o.Load {
+		return nil
+	}
+	return push.Engine{Host: o.Engine}.Ping(ctx)
 }
 
 func file(p string) string {
@@ -163,11 +173,8 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	if err := o.checkCacheRepo(env); err != nil {
 		return nil, err
 	}
-	if o.Load {
-		// No engine, no build.
-		if err := (push.Engine{Host: o.Engine}).Ping(ctx); err != nil {
-			return nil, err
-		}
+	if err := o.checkEngine(ctx); err != nil {
+		return nil, err
 	}
 	o.Build.SBOM, o.Build.Provenance = file(o.SBOM) != "", file(o.Provenance) != ""
 	srcs, err := source.ReadAll(ctx, o.Paths, env.KoConfig)
@@ -196,7 +203,7 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	outs := o.localOutputs(plans)
 	var undo push.Undo
 	for i, res := range results {
-		if err := undo.Remember(outs[i], res); err != nil {
+		if err := undo.Remember(ctx, outs[i], res); err != nil {
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -19,15 +20,21 @@ import (
 
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
+	"github.com/buildercli/builder/internal/pipeline"
 	"github.com/buildercli/builder/internal/push"
+	"github.com/buildercli/builder/internal/registrytest"
 )
 
-// engine is a fake Docker Engine API on a unix socket that keeps the last
-// image loaded into it.
+// engine is a fake Docker Engine API on a unix socket. It lists images by
+// name (the tags of what it loaded, and what a test puts there) with their
+// IDs, keeps the last archive loaded, and refuses its refuseAt-th load.
 type engine struct {
-	host string
-	mu   sync.Mutex
-	body []byte
+	host     string
+	refuseAt int
+	mu       sync.Mutex
+	body     []byte
+	loads    int
+	images   map[string]string // name: ID
 }
 
 func newEngine(t *testing.T) *engine {
@@ -42,29 +49,104 @@ func newEngine(t *testing.T) *engine {
 	if err != nil {
 		t.Fatalf("listening on %s: %v", sock, err)
 	}
-	e := &engine{host: "unix://" + sock}
+	e := &engine{host: "unix://" + sock, images: map[string]string{}}
 	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/_ping" {
-			if _, err := io.WriteString(w, "OK"); err != nil {
-				t.Errorf("answering %s: %v", r.URL.Path, err)
-			}
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		e.mu.Lock()
-		e.body = body
-		e.mu.Unlock()
-		if _, err := io.WriteString(w, `{"stream":"Loaded image: hello:v1\n"}`); err != nil {
-			t.Errorf("answering %s: %v", r.URL.Path, err)
+		if err := e.serve(w, r); err != nil {
+			t.Errorf("answering %s %s: %v", r.Method, r.URL, err)
 		}
 	})}
 	go func() { _ = s.Serve(l) }() // http.ErrServerClosed once the cleanup closes it
 	t.Cleanup(func() { s.Close() })
 	return e
+}
+
+func (e *engine) serve(w http.ResponseWriter, r *http.Request) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	path := r.URL.Path
+	switch {
+	case path == "/_ping":
+		_, err := io.WriteString(w, "OK")
+		return err
+	case path == "/images/load":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return nil
+		}
+		e.body = body
+		e.loads++
+		if e.loads == e.refuseAt {
+			_, err = io.WriteString(w, `{"errorDetail":{"message":"no space left on device"},"error":"no space left on device"}`)
+			return err
+		}
+		var said []string
+		for _, m := range readArchive(body).manifest {
+			for _, tag := range m.RepoTags {
+				e.images[tag] = "sha256:" + strings.TrimPrefix(m.Config, "blobs/sha256/")
+				said = append(said, "Loaded image: "+tag)
+			}
+		}
+		return json.NewEncoder(w).Encode(map[string]string{"stream": strings.Join(said, "\n") + "\n"})
+	case r.Method == http.MethodGet && strings.HasSuffix(path, "/json"):
+		id, ok := e.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")]
+		if !ok {
+			http.NotFound(w, r)
+			return nil
+		}
+		return json.NewEncoder(w).Encode(map[string]string{"Id": id})
+	case r.Method == http.MethodPost && strings.HasSuffix(path, "/tag"):
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/tag")
+		e.images[r.URL.Query().Get("repo")+":"+r.URL.Query().Get("tag")] = id
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	case r.Method == http.MethodDelete:
+		n := strings.TrimPrefix(path, "/images/")
+		if _, ok := e.images[n]; !ok {
+			http.NotFound(w, r)
+			return nil
+		}
+		delete(e.images, n)
+		_, err := io.WriteString(w, "[]")
+		return err
+	}
+	http.NotFound(w, r)
+	return nil
+}
+
+// list returns the images the engine lists, by name.
+func (e *engine) list() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.images)
+}
+
+// archive is what a loaded archive's index.json and manifest.json say.
+type archive struct {
+	index    v1.IndexManifest
+	manifest []struct {
+		Config   string
+		RepoTags []string
+	}
+}
+
+// readArchive reads an archive the engine got; a part it cannot read is
+// left empty, for the test to find.
+func readArchive(body []byte) archive {
+	var a archive
+	tr := tar.NewReader(bytes.NewReader(body))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return a
+		}
+		switch hdr.Name {
+		case "index.json":
+			_ = json.NewDecoder(tr).Decode(&a.index)
+		case "manifest.json":
+			_ = json.NewDecoder(tr).Decode(&a.manifest)
+		}
+	}
 }
 
 func TestLoadSendsTheImage(t *testing.T) {
@@ -81,22 +163,99 @@ func TestLoadSendsTheImage(t *testing.T) {
 	e.mu.Lock()
 	body := e.body
 	e.mu.Unlock()
-	var index v1.IndexManifest
-	tr := tar.NewReader(bytes.NewReader(body))
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			t.Fatalf("the engine got no index.json: %v", err)
-		}
-		if hdr.Name == "index.json" {
-			if err := json.NewDecoder(tr).Decode(&index); err != nil {
-				t.Fatalf("decoding index.json: %v", err)
-			}
-			break
-		}
-	}
+	index := readArchive(body).index
 	if len(index.Manifests) != 1 || index.Manifests[0].Digest != res.Digest {
 		t.Errorf("the engine got index.json %+v, want one entry, the image built, %s", index.Manifests, res.Digest)
+	}
+}
+
+// Several services are loaded one after another. When the engine refuses
+// one, the tags loaded before it are put back as they were (pointed at the
+// image they named, or removed), and so are the other outputs.
+func TestLoadSeveralPutBack(t *testing.T) {
+	t.Parallel()
+	for _, refuse := range []bool{false, true} {
+		t.Run(map[bool]string{false: "loaded", true: "refused"}[refuse], func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t)
+			if refuse {
+				e.refuseAt = 2
+			}
+			// api is loaded first, over an image of that name.
+			e.images["api:v1"] = "sha256:" + strings.Repeat("a", 64)
+			before := e.list()
+			o := severalIntoLayout(t)
+			o.Load, o.Engine = true, e.host
+			o.Build.Tag = "v1"
+			res, err := pipeline.Build(context.Background(), o.Options, o.env)
+			if refuse {
+				checkOneLine(t, err, "the engine refused the image: no space left on device")
+				if got := e.list(); !maps.Equal(got, before) {
+					t.Errorf("after the refused load, the engine lists %v, want what it did before, %v", got, before)
+				}
+				if _, serr := os.Stat(o.OCILayout); !errors.Is(serr, os.ErrNotExist) {
+					t.Errorf("after the refused load, %s is there (%v), want it put back: absent", o.OCILayout, serr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			want := map[string]string{}
+			for _, r := range res {
+				want[r.Ref.String()] = configID(t, r.Image)
+			}
+			if got := e.list(); len(want) != 2 || !maps.Equal(got, want) {
+				t.Errorf("the engine lists %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// configID is the ID an engine gives img: its config's digest.
+func configID(t *testing.T, img v1.Image) string {
+	t.Helper()
+	h, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.String()
+}
+
+// publish --load of several services: a refused load puts back the
+// engine's tags loaded before it, and writes no release tag.
+func TestPublishLoadSeveralPutBack(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	e.refuseAt = 2
+	reg := registrytest.New(t, registrytest.Config{})
+	root := fleet(t, nil, "api", "worker")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	o.Load, o.Engine = true, e.host
+	_, err := pipelinePublish(o)
+	checkOneLine(t, err, "the engine refused the image: no space left on device")
+	if got := e.list(); len(got) != 0 {
+		t.Errorf("after the refused load, the engine lists %v, want nothing", got)
+	}
+	if n := reg.Count(registrytest.KindManifestTag); n != 0 {
+		t.Errorf("the registry got %d manifests by tag, want none after a refused load", n)
+	}
+}
+
+// publish --load with no engine fails before anything is compiled or
+// pushed.
+func TestPublishLoadNoEngine(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	root := fleet(t, map[string]string{"cmd/broken/main.go": "package main\n\nfunc main() { undefined() }\n"}, "api")
+	o := options(filepath.Join(root, "cmd")+"/...", reg.Host+"/fleet", "v1.2.0")
+	o.Load, o.Engine = true, "unix://"+filepath.Join(t.TempDir(), "absent.sock")
+	_, err := pipelinePublish(o)
+	if err == nil || !strings.HasPrefix(err.Error(), "no container engine answers at unix://") {
+		t.Fatalf("Publish = %v, want no engine", err)
+	}
+	if n := reg.Writes(); n != 0 {
+		t.Errorf("the registry got %d writes, want none", n)
 	}
 }
 

@@ -79,6 +79,9 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	if err := o.checkCacheRepo(env); err != nil {
 		return nil, err
 	}
+	if err := o.checkEngine(ctx); err != nil {
+		return nil, err
+	}
 	srcs, err := source.ReadAll(ctx, o.Paths, env.KoConfig)
 	if err != nil {
 		return nil, err
@@ -284,7 +287,7 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 	}
 	t.cur = cur
 	p.mu.Lock()
-	err = p.undo.Remember(p.outs[i], b)
+	err = p.undo.Remember(ctx, p.outs[i], b)
 	p.mu.Unlock()
 	if err != nil {
 		return err

@@ -65,6 +65,82 @@ func (e Engine) Deliver(ctx context.Context, b build.Result, log io.Writer) erro
 	return nil
 }
 
+// undoTimeout bounds putting an engine's tag back, which runs after the
+// run's context may have ended.
+const undoTimeout = 30 * time.Second
+
+// current returns the ID of the image the engine lists under ref, or ""
+// when it lists none.
+func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
+	c, base, err := e.client()
+	if err != nil {
+		return "", err
+	}
+	var img struct {
+		ID string `json:"Id"`
+	}
+	status, err := e.call(ctx, c, http.MethodGet, base+"/images/"+ref.String()+"/json", &img)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("asking the engine at %s what %s is now: %w", e.host(), ref, err)
+	case status == http.StatusNotFound:
+		return "", nil
+	case status != http.StatusOK || img.ID == "":
+		return "", fmt.Errorf("asking the engine at %s what %s is now: it answered %d", e.host(), ref, status)
+	}
+	return img.ID, nil
+}
+
+// putBack points ref at the image id again, or, when id is "", removes the
+// tag ref (and the image, if nothing else names it).
+func (e Engine) putBack(ref name.Tag, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
+	defer cancel()
+	c, base, err := e.client()
+	if err != nil {
+		return err
+	}
+	var status int
+	if id == "" {
+		status, err = e.call(ctx, c, http.MethodDelete, base+"/images/"+ref.String(), nil)
+		if err == nil && status == http.StatusNotFound {
+			return nil
+		}
+	} else {
+		// Named as loaded: as given, not qualified (app, not
+		// index.docker.io/library/app).
+		q := url.Values{"repo": {strings.TrimSuffix(ref.String(), ":"+ref.TagStr())}, "tag": {ref.TagStr()}}
+		status, err = e.call(ctx, c, http.MethodPost, base+"/images/"+id+"/tag?"+q.Encode(), nil)
+	}
+	if err == nil && status/100 != 2 {
+		err = fmt.Errorf("it answered %d", status)
+	}
+	if err != nil {
+		return fmt.Errorf("putting %s back in the engine at %s: %w", ref, e.host(), err)
+	}
+	return nil
+}
+
+// call sends a request with no body to the engine and returns its status,
+// decoding a 200's JSON answer into out when out is not nil.
+func (e Engine) call(ctx context.Context, c *http.Client, method, u string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, e.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxLoadAnswer)).Decode(out); err != nil {
+			return 0, fmt.Errorf("reading its answer: %w", err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
 // load posts body to u and returns what the engine says it loaded.
 func (e Engine) load(ctx context.Context, c *http.Client, u string, body io.Reader) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)

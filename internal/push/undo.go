@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,23 +18,31 @@ import (
 )
 
 // An Undo puts back what a run's local outputs held before it, when the run
-// fails after writing some of them.
+// fails after writing some of them: files, layout entries, and the tags an
+// engine was loaded under.
 type Undo struct {
 	steps []func() error
 	drops []func()
 }
 
-// Remember records what the outputs of d (its TarballFile, LayoutDir and
-// RecordFiles, for result b) hold now, before they are written. Call it
-// before Deliver.
-func (u *Undo) Remember(d Destination, b build.Result) error {
+// Remember records what the outputs of d (its TarballFile, LayoutDir,
+// RecordFiles and Engine, for result b) hold now, before they are written.
+// Call it before Deliver.
+func (u *Undo) Remember(ctx context.Context, d Destination, b build.Result) error {
 	switch t := d.(type) {
 	case Multi:
 		for _, one := range t {
-			if err := u.Remember(one, b); err != nil {
+			if err := u.Remember(ctx, one, b); err != nil {
 				return err
 			}
 		}
+	case Engine:
+		// The tag is pointed back at the image it named, or removed.
+		id, err := t.current(ctx, b.Ref)
+		if err != nil {
+			return err
+		}
+		u.steps = append(u.steps, func() error { return t.putBack(b.Ref, id) })
 	case TarballFile:
 		return u.file(string(t))
 	case RecordFiles:
