@@ -50,7 +50,10 @@ func removeStore(dir string, wait time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("removing the podman store %s after %s: %v (processes still naming it: %v)", dir, wait, err, users)
+			if err != nil {
+				return fmt.Errorf("removing the podman store %s: %w", dir, err)
+			}
+			return fmt.Errorf("removing the podman store %s: processes still name it after %s: %v", dir, wait, users)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
