@@ -59,7 +59,8 @@ func removeStore(dir string, wait time.Duration) error {
 	}
 }
 
-// processesNaming lists the processes whose command line names dir.
+// processesNaming lists the processes whose command line names a path
+// in dir.
 func processesNaming(dir string) []string {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -71,7 +72,7 @@ func processesNaming(dir string) []string {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+		if err != nil || !bytes.Contains(cmdline, []byte(dir+"/")) {
 			continue
 		}
 		users = append(users, e.Name()+" "+strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))

@@ -16,8 +16,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/buildercli/builder/internal/build"
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
 	"github.com/buildercli/builder/internal/pipeline"
@@ -223,7 +226,7 @@ func configID(t *testing.T, img v1.Image) string {
 }
 
 // publish --load of several services: a refused load puts back the
-// engine's tags loaded before it, and writes no release tag.
+// engine's tags loaded before it, and no tag is written.
 func TestPublishLoadSeveralPutBack(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t)
@@ -237,8 +240,42 @@ func TestPublishLoadSeveralPutBack(t *testing.T) {
 	if got := e.list(); len(got) != 0 {
 		t.Errorf("after the refused load, the engine lists %v, want nothing", got)
 	}
-	if n := reg.Count(registrytest.KindManifestTag); n != 0 {
-		t.Errorf("the registry got %d manifests by tag, want none after a refused load", n)
+	// An image may have been pushed, by digest, with its records.
+	for _, svc := range []string{"api", "worker"} {
+		if tags := tagsOf(t, reg.Direct+"/fleet/"+svc); len(tags) != 0 {
+			t.Errorf("fleet/%s has tags %v after a refused load, want none", svc, tags)
+		}
+	}
+}
+
+// Putting an engine back leaves a tag alone once it no longer names the
+// image the run loaded: there, the load never happened, and someone else
+// tagged another image.
+func TestEnginePutBackLeavesOthersTags(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := build.Result{Image: img, Digest: d, Ref: name.MustParseReference("app:v1").(name.Tag)}
+	var undo push.Undo
+	if err := undo.Remember(context.Background(), push.Engine{Host: e.host}, b); err != nil {
+		t.Fatal(err)
+	}
+	others := "sha256:" + strings.Repeat("b", 64)
+	e.mu.Lock()
+	e.images["app:v1"] = others
+	e.mu.Unlock()
+	if err := undo.Restore(); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := e.list()["app:v1"]; got != others {
+		t.Errorf("after the put-back, app:v1 is %q, want it left at someone else's %s", got, others)
 	}
 }
 

@@ -145,7 +145,11 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	}
 	built, err := build.All(ctx, plans, goCache.Program(env), h)
 	if err != nil {
-		p.stop()
+		// A push that failed stopped the others, and the build: its
+		// error, not the stop's, says what went wrong.
+		if perr := p.stop(); perr != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
+			err = perr
+		}
 		if rerr := undo.Restore(); rerr != nil {
 			fmt.Fprintf(env.Log, "note: %v\n", rerr)
 		}
@@ -155,7 +159,7 @@ func Publish(ctx context.Context, o PublishOptions, env build.Env) ([]Result, er
 	defer goCache.Share(ctx, env)()
 	if h.Ready == nil {
 		if err := p.checkAll(built); err != nil {
-			p.stop()
+			_ = p.stop() // nothing was pushed yet
 			return nil, err
 		}
 		for i, b := range built {
@@ -341,10 +345,11 @@ func (p *pusher) wait() error {
 	return nil
 }
 
-// stop stops the pushes and waits for them.
-func (p *pusher) stop() {
+// stop stops the pushes, waits for them, and returns the first error of
+// one.
+func (p *pusher) stop() error {
 	p.cancel()
-	_ = p.g.Wait()
+	return p.g.Wait()
 }
 
 // tagAll writes and settles the release's tags of each service, several

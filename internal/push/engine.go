@@ -65,10 +65,6 @@ func (e Engine) Deliver(ctx context.Context, b build.Result, log io.Writer) erro
 	return nil
 }
 
-// undoTimeout bounds putting an engine's tag back, which runs after the
-// run's context may have ended.
-const undoTimeout = 30 * time.Second
-
 // current returns the ID of the image the engine lists under ref, or ""
 // when it lists none.
 func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
@@ -79,7 +75,7 @@ func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
 	var img struct {
 		ID string `json:"Id"`
 	}
-	status, err := e.call(ctx, c, http.MethodGet, base+"/images/"+ref.String()+"/json", &img)
+	status, err := call(ctx, c, http.MethodGet, base+"/images/"+ref.String()+"/json", &img)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("asking the engine at %s what %s is now: %w", e.host(), ref, err)
@@ -91,26 +87,37 @@ func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
 	return img.ID, nil
 }
 
-// putBack points ref at the image id again, or, when id is "", removes the
-// tag ref (and the image, if nothing else names it).
-func (e Engine) putBack(ref name.Tag, id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
-	defer cancel()
+// putBack points b.Ref at the image prev again, or, when prev is "",
+// removes the tag (and the image, if nothing else names it); but only
+// while the tag names b's image, which this run loaded: a load that did
+// not happen, or a tag moved since by someone else, is left alone. An
+// engine names an image by its config's digest (Docker's classic store,
+// podman) or its manifest's (Docker's containerd store).
+func (e Engine) putBack(ctx context.Context, b build.Result, prev string) error {
+	ref := b.Ref
+	cur, err := e.current(ctx, ref)
+	if err != nil {
+		return err
+	}
+	config, err := b.Image.ConfigName()
+	if err != nil {
+		return fmt.Errorf("putting %s back in the engine at %s: %w", ref, e.host(), err)
+	}
+	if cur == "" || cur == prev || (cur != config.String() && cur != b.Digest.String()) {
+		return nil
+	}
 	c, base, err := e.client()
 	if err != nil {
 		return err
 	}
 	var status int
-	if id == "" {
-		status, err = e.call(ctx, c, http.MethodDelete, base+"/images/"+ref.String(), nil)
-		if err == nil && status == http.StatusNotFound {
-			return nil
-		}
+	if prev == "" {
+		status, err = call(ctx, c, http.MethodDelete, base+"/images/"+ref.String(), nil)
 	} else {
 		// Named as loaded: as given, not qualified (app, not
 		// index.docker.io/library/app).
 		q := url.Values{"repo": {strings.TrimSuffix(ref.String(), ":"+ref.TagStr())}, "tag": {ref.TagStr()}}
-		status, err = e.call(ctx, c, http.MethodPost, base+"/images/"+id+"/tag?"+q.Encode(), nil)
+		status, err = call(ctx, c, http.MethodPost, base+"/images/"+prev+"/tag?"+q.Encode(), nil)
 	}
 	if err == nil && status/100 != 2 {
 		err = fmt.Errorf("it answered %d", status)
@@ -121,16 +128,20 @@ func (e Engine) putBack(ref name.Tag, id string) error {
 	return nil
 }
 
-// call sends a request with no body to the engine and returns its status,
+// call sends a request with no body to an engine and returns its status,
 // decoding a 200's JSON answer into out when out is not nil.
-func (e Engine) call(ctx context.Context, c *http.Client, method, u string, out any) (int, error) {
+func call(ctx context.Context, c *http.Client, method, u string, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, e.unreachable(err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the URL is the engine's, named by the caller
+		}
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if out != nil && resp.StatusCode == http.StatusOK {

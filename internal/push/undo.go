@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,7 +22,7 @@ import (
 // fails after writing some of them: files, layout entries, and the tags an
 // engine was loaded under.
 type Undo struct {
-	steps []func() error
+	steps []func(context.Context) error
 	drops []func()
 }
 
@@ -42,7 +43,7 @@ func (u *Undo) Remember(ctx context.Context, d Destination, b build.Result) erro
 		if err != nil {
 			return err
 		}
-		u.steps = append(u.steps, func() error { return t.putBack(b.Ref, id) })
+		u.steps = append(u.steps, func(ctx context.Context) error { return t.putBack(ctx, b, id) })
 	case TarballFile:
 		return u.file(string(t))
 	case RecordFiles:
@@ -57,12 +58,18 @@ func (u *Undo) Remember(ctx context.Context, d Destination, b build.Result) erro
 	return nil
 }
 
+// undoTimeout bounds putting the outputs back, which runs after the run's
+// context may have ended: an engine that does not answer is given up.
+const undoTimeout = 30 * time.Second
+
 // Restore puts every output back as it was, the last written first, and
 // returns the first error.
 func (u *Undo) Restore() error {
+	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
+	defer cancel()
 	var first error
 	for i := len(u.steps) - 1; i >= 0; i-- {
-		if err := u.steps[i](); err != nil && first == nil {
+		if err := u.steps[i](ctx); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -83,7 +90,7 @@ func (u *Undo) Forget() {
 // there is removed again.
 func (u *Undo) file(p string) error {
 	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		u.steps = append(u.steps, func() error {
+		u.steps = append(u.steps, func(context.Context) error {
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("removing %s: %w", p, err)
 			}
@@ -96,7 +103,7 @@ func (u *Undo) file(p string) error {
 	if err := os.Link(p, keep); err != nil {
 		return fmt.Errorf("keeping %s in case the run fails: %w", p, err)
 	}
-	u.steps = append(u.steps, func() error {
+	u.steps = append(u.steps, func(context.Context) error {
 		if err := os.Rename(keep, p); err != nil {
 			return fmt.Errorf("putting %s back: %w", p, err)
 		}
@@ -119,7 +126,7 @@ func (u *Undo) layout(dir, tag string) error {
 			}
 			made = append(made, p)
 		}
-		u.steps = append(u.steps, func() error {
+		u.steps = append(u.steps, func(context.Context) error {
 			if err := os.RemoveAll(dir); err != nil {
 				return err
 			}
@@ -143,7 +150,7 @@ func (u *Undo) layout(dir, tag string) error {
 			prev = &m
 		}
 	}
-	u.steps = append(u.steps, func() error { return restoreEntry(dir, tag, prev) })
+	u.steps = append(u.steps, func(context.Context) error { return restoreEntry(dir, tag, prev) })
 	return nil
 }
 

@@ -312,6 +312,9 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 		}
 		// That push failed: the next to ask sends the blob, and the
 		// others wait for it again.
+		if err := ctx.Err(); err != nil {
+			return layerResult{}, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
+		}
 		prior, first = s.c.uploads.begin(s.repo, d)
 	}
 	if !first && prior != nil {

@@ -48,9 +48,9 @@ func (u *uploads) begin(repo name.Repository, d v1.Hash) (up *upload, first bool
 	return up, true
 }
 
-// finish says the first push is over: the blob is in repo when ok. A push
-// that failed leaves the others to send the blob themselves; a later push
-// of it starts afresh.
+// finish says the first push is over: the blob is in repo when ok. When it
+// failed, the upload is forgotten: the next push to begin the blob sends
+// it, and the others wait for that one.
 func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool) {
 	if ok {
 		up.repo = repo.RepositoryStr()
