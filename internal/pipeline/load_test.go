@@ -279,6 +279,28 @@ func TestEnginePutBackLeavesOthersTags(t *testing.T) {
 	}
 }
 
+// An index, which the engine is never sent, leaves nothing to put back.
+func TestEnginePutBackOfIndex(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	idx, err := random.Index(512, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := build.Result{Index: idx, Ref: name.MustParseReference("app:v1").(name.Tag)}
+	eng := push.Engine{Host: e.host}
+	var undo push.Undo
+	if err := undo.Remember(context.Background(), eng, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Deliver(context.Background(), b, io.Discard); !errors.Is(err, push.ErrLoadIndex) {
+		t.Fatalf("Deliver of an index = %v, want %v", err, push.ErrLoadIndex)
+	}
+	if err := undo.Restore(); err != nil {
+		t.Errorf("Restore: %v", err)
+	}
+}
+
 // publish --load with no engine fails before anything is compiled or
 // pushed.
 func TestPublishLoadNoEngine(t *testing.T) {

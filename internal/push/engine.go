@@ -94,6 +94,9 @@ func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
 // engine names an image by its config's digest (Docker's classic store,
 // podman) or its manifest's (Docker's containerd store).
 func (e Engine) putBack(ctx context.Context, b build.Result, prev string) error {
+	if b.Image == nil {
+		return nil // an index, which Deliver refuses to load
+	}
 	ref := b.Ref
 	cur, err := e.current(ctx, ref)
 	if err != nil {
