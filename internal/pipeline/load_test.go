@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/enginetest"
 	"github.com/buildercli/builder/internal/gobuild"
 	"github.com/buildercli/builder/internal/moduletest"
 	"github.com/buildercli/builder/internal/pipeline"
@@ -42,24 +42,12 @@ type engine struct {
 
 func newEngine(t *testing.T) *engine {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "engine-")
-	if err != nil {
-		t.Fatalf("making a socket directory: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "api.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatalf("listening on %s: %v", sock, err)
-	}
-	e := &engine{host: "unix://" + sock, images: map[string]string{}}
-	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := &engine{images: map[string]string{}}
+	e.host = enginetest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := e.serve(w, r); err != nil {
 			t.Errorf("answering %s %s: %v", r.Method, r.URL, err)
 		}
-	})}
-	go func() { _ = s.Serve(l) }() // http.ErrServerClosed once the cleanup closes it
-	t.Cleanup(func() { s.Close() })
+	}))
 	return e
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,28 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/buildercli/builder/internal/build"
+	"github.com/buildercli/builder/internal/enginetest"
 	"github.com/buildercli/builder/internal/push"
 )
-
-// fakeEngine serves handler on a unix socket, as an engine's API, and
-// returns its DOCKER_HOST.
-func fakeEngine(t *testing.T, handler http.Handler) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "engine-")
-	if err != nil {
-		t.Fatalf("making a socket directory: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "api.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatalf("listening on %s: %v", sock, err)
-	}
-	s := &http.Server{Handler: handler}
-	go func() { _ = s.Serve(l) }() // http.ErrServerClosed once the cleanup closes it
-	t.Cleanup(func() { s.Close() })
-	return "unix://" + sock
-}
 
 // loads is what a fake engine received: the request path and the image's
 // digest, read from the body as a docker-archive.
@@ -51,7 +31,7 @@ func TestEngineLoads(t *testing.T) {
 	img, want := randomImage(t)
 	ref := tag(t, "example.com/app:v1")
 	var got loads
-	host := fakeEngine(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	host := enginetest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_ping" {
 			if _, err := io.WriteString(w, "OK"); err != nil {
 				t.Errorf("answering %s: %v", r.URL.Path, err)
@@ -100,7 +80,7 @@ func TestEngineErrors(t *testing.T) {
 	img, _ := randomImage(t)
 	ref := tag(t, "example.com/app:v1")
 	answer := func(status int, body string) string {
-		return fakeEngine(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return enginetest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.WriteHeader(status)
 			if _, err := io.WriteString(w, body); err != nil {
