@@ -204,6 +204,7 @@ func Build(ctx context.Context, o Options, env build.Env) ([]build.Result, error
 	var undo push.Undo
 	for i, res := range results {
 		if err := undo.Remember(ctx, outs[i], res); err != nil {
+			undo.Forget() // nothing is written yet: drop what was kept
 			return nil, err
 		}
 	}

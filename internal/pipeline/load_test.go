@@ -34,10 +34,12 @@ import (
 type engine struct {
 	host     string
 	refuseAt int
-	mu       sync.Mutex
-	body     []byte
-	loads    int
-	images   map[string]string // name: ID
+	// lookupFails answers every question about an image with a 500.
+	lookupFails bool
+	mu          sync.Mutex
+	body        []byte
+	loads       int
+	images      map[string]string // name: ID
 }
 
 func newEngine(t *testing.T) *engine {
@@ -79,6 +81,9 @@ func (e *engine) serve(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return json.NewEncoder(w).Encode(map[string]string{"stream": strings.Join(said, "\n") + "\n"})
+	case r.Method == http.MethodGet && strings.HasSuffix(path, "/json") && e.lookupFails:
+		http.Error(w, `{"message":"database is locked"}`, http.StatusInternalServerError)
+		return nil
 	case r.Method == http.MethodGet && strings.HasSuffix(path, "/json"):
 		id, ok := e.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")]
 		if !ok {
@@ -264,6 +269,31 @@ func TestEnginePutBackLeavesOthersTags(t *testing.T) {
 	}
 	if got := e.list()["app:v1"]; got != others {
 		t.Errorf("after the put-back, app:v1 is %q, want it left at someone else's %s", got, others)
+	}
+}
+
+// An engine that cannot say what a tag names fails the build before
+// anything is written, and the files kept in case of failure go.
+func TestLoadLookupFails(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	e.lookupFails = true
+	pkg := moduletest.Hello(t, nil)
+	o := buildOptions(pkg)
+	o.OCILayout = ""
+	o.Tarball = filepath.Join(t.TempDir(), "app.tar")
+	if err := os.WriteFile(o.Tarball, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Load, o.Engine = true, e.host
+	o.Build.Tag = "v1"
+	_, err := o.build(context.Background())
+	checkOneLine(t, err, "asking the engine at "+e.host+" what hello:v1 is now: it answered 500")
+	if data, rerr := os.ReadFile(o.Tarball); rerr != nil || string(data) != "old" {
+		t.Errorf("%s holds %q (%v), want its old content", o.Tarball, data, rerr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(o.Tarball), ".*")); len(left) != 0 {
+		t.Errorf("the failed run left %v", left)
 	}
 }
 
