@@ -99,6 +99,49 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// TestProbeInterrupted: signals while the probe waits for the answer do not
+// fail it. With a socket timeout set, Linux fails an interrupted read with
+// EINTR, and Go's runtime signals its own threads (SIGURG) to preempt them.
+func TestProbeInterrupted(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the probe is a linux program")
+	}
+	bin, unlock, err := probe.Build(context.Background(), cache.Cache{Scratch: t.TempDir()}, host(), os.Environ())
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	defer unlock()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	for i := range 3 {
+		var out bytes.Buffer
+		cmd := exec.Command(bin, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "5")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var werr error
+	signal:
+		for {
+			select {
+			case werr = <-done:
+				break signal
+			case <-time.After(time.Millisecond):
+				_ = cmd.Process.Signal(syscall.SIGURG) // gone once it exits
+			}
+		}
+		if werr != nil {
+			t.Fatalf("run %d: the probe, signalled while it waits, failed: %v: %s", i, werr, out.String())
+		}
+	}
+}
+
 // TestBuildIsCachedAndDeterministic: with a cache, a second build of the
 // probe skips go build and gives the same bytes as one without a cache.
 func TestBuildIsCachedAndDeterministic(t *testing.T) {

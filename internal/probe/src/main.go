@@ -1,8 +1,8 @@
 // Command probe is builder's HTTP healthcheck for services that have no
 // healthcheck mode of their own: `probe http://127.0.0.1:PORT/PATH [SECONDS]`
 // exits 0 when a GET of PATH on the loopback port answers 2xx or 3xx within
-// SECONDS (default 2), else 1. It uses the syscall package alone, so that it
-// adds little to an image and needs no shell, DNS or certificates.
+// SECONDS (default 2), else 1. It uses the syscall package alone (no net), so
+// that it adds little to an image and needs no shell, DNS or certificates.
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -65,8 +66,16 @@ func parse(url string) (int, string, bool) {
 }
 
 // get sends GET path to 127.0.0.1:port and returns the status code, each
-// socket operation bounded by secs seconds.
+// socket operation bounded by secs seconds, and the whole by twice that.
+//
+// A socket call that a signal interrupts is made again: with a timeout set
+// (SO_SNDTIMEO, SO_RCVTIMEO) Linux fails it with EINTR rather than restart
+// it, and Go's runtime signals its own threads to preempt them.
 func get(port int, path string, secs int) (int, string) {
+	deadline := time.Now().Add(2 * time.Duration(secs) * time.Second)
+	again := func(err error) bool {
+		return (err == syscall.EINTR || err == syscall.EALREADY) && time.Now().Before(deadline)
+	}
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 0, "socket: " + err.Error()
@@ -75,13 +84,24 @@ func get(port int, path string, secs int) (int, string) {
 	tv := syscall.Timeval{Sec: int64(secs)}
 	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
 	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return 0, "connecting to 127.0.0.1:" + strconv.Itoa(port) + ": " + err.Error()
+	for {
+		// An interrupted connect goes on: asked again, it says
+		// EALREADY until it is done, then EISCONN.
+		err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+		if err == nil || err == syscall.EISCONN {
+			break
+		}
+		if !again(err) {
+			return 0, "connecting to 127.0.0.1:" + strconv.Itoa(port) + ": " + err.Error()
+		}
 	}
 	req := "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1:" + strconv.Itoa(port) +
 		"\r\nUser-Agent: builder-probe\r\nConnection: close\r\n\r\n"
 	for b := []byte(req); len(b) > 0; {
 		n, err := syscall.Write(fd, b)
+		if again(err) {
+			continue
+		}
 		if err != nil {
 			return 0, "sending the request: " + err.Error()
 		}
@@ -92,6 +112,9 @@ func get(port int, path string, secs int) (int, string) {
 	buf := make([]byte, 512)
 	for len(head) < 12 {
 		n, err := syscall.Read(fd, buf)
+		if again(err) {
+			continue
+		}
 		if err != nil {
 			return 0, "reading the answer: " + err.Error()
 		}
