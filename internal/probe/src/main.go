@@ -1,11 +1,12 @@
 // Command probe is builder's HTTP healthcheck for services that have no
 // healthcheck mode of their own: `probe http://127.0.0.1:PORT/PATH [SECONDS]`
 // exits 0 when a GET of PATH on the loopback port answers 2xx or 3xx within
-// SECONDS (default 2), else 1. It uses the syscall package alone (no net), so
+// SECONDS (default 2), else 1. It uses the syscall package, not net, so
 // that it adds little to an image and needs no shell, DNS or certificates.
 package main
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func parse(url string) (int, string, bool) {
 func get(port int, path string, secs int) (int, string) {
 	deadline := time.Now().Add(2 * time.Duration(secs) * time.Second)
 	again := func(err error) bool {
-		return (err == syscall.EINTR || err == syscall.EALREADY) && time.Now().Before(deadline)
+		return (errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EALREADY)) && time.Now().Before(deadline)
 	}
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -88,7 +89,7 @@ func get(port int, path string, secs int) (int, string) {
 		// An interrupted connect goes on: asked again, it says
 		// EALREADY until it is done, then EISCONN.
 		err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-		if err == nil || err == syscall.EISCONN {
+		if err == nil || errors.Is(err, syscall.EISCONN) {
 			break
 		}
 		if !again(err) {
