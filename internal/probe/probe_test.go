@@ -26,10 +26,9 @@ import (
 
 func host() v1.Platform { return v1.Platform{OS: "linux", Architecture: runtime.GOARCH} }
 
-// TestProbe compiles the probe for this machine and runs it against a
-// loopback server: 2xx and 3xx are healthy; 5xx, 404, a closed port, a
-// server that never answers and bad arguments are not.
-func TestProbe(t *testing.T) {
+// buildProbe compiles the probe for this machine, skipping t elsewhere.
+func buildProbe(t *testing.T) string {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the probe is a linux program")
 	}
@@ -37,7 +36,15 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	defer unlock()
+	t.Cleanup(unlock)
+	return bin
+}
+
+// TestProbe compiles the probe for this machine and runs it against a
+// loopback server: 2xx and 3xx are healthy; 5xx, 404, a closed port, a
+// server that never answers and bad arguments are not.
+func TestProbe(t *testing.T) {
+	bin := buildProbe(t)
 	if err := gobuild.CheckStatic(bin); err != nil {
 		t.Errorf("probe: %v", err)
 	}
@@ -103,14 +110,7 @@ func TestProbe(t *testing.T) {
 // fail it. With a socket timeout set, Linux fails an interrupted read with
 // EINTR, and Go's runtime signals its own threads (SIGURG) to preempt them.
 func TestProbeInterrupted(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the probe is a linux program")
-	}
-	bin, unlock, err := probe.Build(context.Background(), cache.Cache{Scratch: t.TempDir()}, host(), os.Environ())
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	defer unlock()
+	bin := buildProbe(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(500 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
