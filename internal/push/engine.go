@@ -72,6 +72,11 @@ func (e Engine) current(ctx context.Context, ref name.Tag) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return e.lookup(ctx, c, base, ref)
+}
+
+// lookup is current on a client c of the engine's API at base.
+func (e Engine) lookup(ctx context.Context, c *http.Client, base string, ref name.Tag) (string, error) {
 	var img struct {
 		ID string `json:"Id"`
 	}
@@ -98,7 +103,11 @@ func (e Engine) putBack(ctx context.Context, b build.Result, prev string) error 
 		return nil // an index, which Deliver refuses to load
 	}
 	ref := b.Ref
-	cur, err := e.current(ctx, ref)
+	c, base, err := e.client()
+	if err != nil {
+		return err
+	}
+	cur, err := e.lookup(ctx, c, base, ref)
 	if err != nil {
 		return err
 	}
@@ -108,10 +117,6 @@ func (e Engine) putBack(ctx context.Context, b build.Result, prev string) error 
 	}
 	if cur == "" || cur == prev || (cur != config.String() && cur != b.Digest.String()) {
 		return nil
-	}
-	c, base, err := e.client()
-	if err != nil {
-		return err
 	}
 	var status int
 	if prev == "" {
