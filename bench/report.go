@@ -88,6 +88,9 @@ func report(w io.Writer, e *env, res []measured) error {
 		fmt.Fprintf(w, "  - CPU: builder %s, go build %s (%.2f cores busy); builder's %s more on %d cores puts its floor at %.2f × go build\n",
 			secs(cpu[fleet+toolBuilder]), secs(cpu[fleet+toolGo]), ratio(cpu[fleet+toolGo], med[fleet+toolGo]), secs(extra), runtime.NumCPU(),
 			ratio(med[fleet+toolGo]+extra/time.Duration(runtime.NumCPU()), med[fleet+toolGo]))
+		own := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.own })
+		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service (median)\n",
+			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices))
 	}
 	if far := farScenario + "/"; has(far+toolBuilder, far+toolKo) {
 		fmt.Fprintf(w, "- eight services after a library change, to a registry %s and %d Mbit/s away: builder %s, ko %s (builder / ko = %.2f)\n",

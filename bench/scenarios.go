@@ -22,6 +22,9 @@ type sample struct {
 	// cpu is the user and system time of the process and of the
 	// processes it waited for (the compiler, the linker).
 	cpu time.Duration
+	// own is builder's own user and system time, the compiler's not
+	// counted, when it reports it.
+	own time.Duration
 }
 
 // tool is one way of doing a scenario.
@@ -227,6 +230,7 @@ func (e *env) goBuild(versioned bool) func(context.Context, int) (sample, error)
 
 var (
 	rssLine = regexp.MustCompile(`trace: peak RSS ([0-9.]+) MB`)
+	ownLine = regexp.MustCompile(`trace: own CPU ([0-9]+) ms`)
 	refLine = regexp.MustCompile(`(?m)^(\S+@sha256:[0-9a-f]{64})$`)
 	tagLine = regexp.MustCompile(`(?m)^(\S+):\S+@(sha256:[0-9a-f]{64})$`)
 )
@@ -268,6 +272,10 @@ func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, nam
 		if s.rss > 64 && os.Getenv("BENCH_DEBUG") != "" {
 			fmt.Fprintf(os.Stderr, "DEBUG %s %v\n%s\n", name, args, stderr.String())
 		}
+	}
+	if m := ownLine.FindStringSubmatch(stderr.String()); m != nil {
+		ms, _ := strconv.Atoi(m[1])
+		s.own = time.Duration(ms) * time.Millisecond
 	}
 	if m := refLine.FindStringSubmatch(stdout.String()); m != nil {
 		s.ref = m[1]

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/buildercli/builder/internal/gobuild"
 )
@@ -21,6 +22,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	if os.Getenv("BUILDER_TRACE") == "1" {
 		reportPeakRSS()
+		reportOwnCPU()
 	}
 	if err != nil {
 		var ce *gobuild.CompileError
@@ -48,4 +50,16 @@ func reportPeakRSS() {
 			}
 		}
 	}
+}
+
+// reportOwnCPU prints the CPU time this process used, the compiler's and
+// every other child's not counted, for `make bench` to tell builder's
+// own work from the go build it runs.
+func reportOwnCPU() {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Fprintf(os.Stderr, "trace: own CPU %.0f ms\n", float64(cpu.Microseconds())/1000)
 }

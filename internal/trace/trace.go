@@ -16,7 +16,12 @@ type Stopwatch struct {
 	last time.Time
 }
 
-// Mark prints the time since the previous mark, labelled with phase.
+// started is about when the program started: when this package was
+// initialised.
+var started = time.Now()
+
+// Mark prints the time since the previous mark, or since the program
+// started for the first, labelled with phase.
 func (s *Stopwatch) Mark(phase string) {
 	if s == nil || s.W == nil {
 		return
@@ -24,8 +29,9 @@ func (s *Stopwatch) Mark(phase string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	if !s.last.IsZero() {
-		fmt.Fprintf(s.W, "trace: %-24s %6.1f ms\n", phase, float64(now.Sub(s.last).Microseconds())/1000)
+	if s.last.IsZero() {
+		s.last = started
 	}
+	fmt.Fprintf(s.W, "trace: %-24s %6.1f ms\n", phase, float64(now.Sub(s.last).Microseconds())/1000)
 	s.last = now
 }
