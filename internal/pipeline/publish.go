@@ -255,7 +255,7 @@ func newPusher(ctx context.Context, targets []*target, outs []push.Multi, result
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	return &pusher{targets: targets, outs: outs, results: results, env: env, g: g, cancel: cancel,
-		slots: make(chan struct{}, 4), undo: undo}, gctx
+		slots: make(chan struct{}, 8), undo: undo}, gctx
 }
 
 // checkAll refuses, before anything is pushed, to repoint any service's
@@ -317,10 +317,10 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 	return nil
 }
 
-// send starts sending the layers of the i-th service's image, b, to its
-// repository under ctx (newPusher's), ahead of its push: blobs that no
-// manifest names until the push, which finds them sent. A failure only
-// leaves the push to send them.
+// send starts sending the layers of the i-th service's image, b, and the
+// blobs of its records to its repository under ctx (newPusher's), ahead
+// of its push: blobs that no manifest names until the push, which finds
+// them sent. A failure only leaves the push to send them.
 func (p *pusher) send(ctx context.Context, i int, b build.Result) {
 	t := p.targets[i]
 	p.g.Go(func() error {
@@ -330,7 +330,7 @@ func (p *pusher) send(ctx context.Context, i int, b build.Result) {
 			return nil
 		}
 		defer func() { <-p.slots }()
-		_ = t.session.SendLayers(ctx, b.Artifact)
+		_ = push.SendAhead(ctx, t.session, b)
 		return nil
 	})
 }

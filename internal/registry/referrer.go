@@ -69,6 +69,34 @@ func NewReferrer(subject v1.Descriptor, mt string, data []byte, created, title s
 	return &Referrer{Subject: subject, Blob: blob, raw: raw}, nil
 }
 
+// Blobs are what the artifact's manifest names: its empty config and its
+// content.
+func (r *Referrer) Blobs() []v1.Layer {
+	return []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob}
+}
+
+// SendBlobs puts blobs that no manifest names yet in the repository, ahead
+// of the manifest that will (a record's, see Referrer.Blobs), for its push
+// not to wait for them: the session's later uploads of them send nothing.
+// Like SendLayers, a Client that New did not make sends nothing ahead.
+func (s *Session) SendBlobs(ctx context.Context, blobs []v1.Layer) error {
+	if s.c.uploads == nil {
+		return nil
+	}
+	return s.upload(ctx, blobs)
+}
+
+// upload puts each blob in the repository; the session's pusher sends
+// each once.
+func (s *Session) upload(ctx context.Context, blobs []v1.Layer) error {
+	for _, l := range blobs {
+		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
+			return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
+		}
+	}
+	return nil
+}
+
 // RawManifest returns the artifact's manifest.
 func (r *Referrer) RawManifest() ([]byte, error) { return r.raw, nil }
 
@@ -97,12 +125,8 @@ func (s *Session) Attach(ctx context.Context, r *Referrer) error {
 		if s.listed(ctx, r.Subject.Digest, d) {
 			return nil
 		}
-	} else {
-		for _, l := range []v1.Layer{static.NewLayer(emptyJSON, types.OCIEmptyJSON), r.Blob} {
-			if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
-				return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
-			}
-		}
+	} else if err := s.upload(ctx, r.Blobs()); err != nil {
+		return err
 	}
 	if err := s.pusher.Put(ctx, s.repo.Digest(d.String()), r); err != nil {
 		return fmt.Errorf("pushing the artifact for %s: %w", r.Subject.Digest, Explain(s.repo.Registry, err))

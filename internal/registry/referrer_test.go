@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -115,5 +116,97 @@ func TestAttachIsIdempotent(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"org.opencontainers.image.title":"sbom.spdx.json"`) {
 		t.Errorf("the record's layer has no title for oras pull: %s", raw)
+	}
+}
+
+// TestRecordBlobsSentAhead: a record whose blobs were sent ahead of it is
+// attached without asking for or sending them again, and is listed as
+// any other; a Client that New did not make sends nothing ahead.
+func TestRecordBlobsSentAhead(t *testing.T) {
+	reg := registrytest.New(t, registrytest.Config{})
+	repo := reg.Repo(t, "team/app")
+	img := ociImage(t, 1)
+	ctx := context.Background()
+	subject, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReferrer(*subject, "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3"}`), "2024-05-01T12:00:00Z", "sbom.spdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	plain := open(t, repo, Client{Keychain: registrytest.Anonymous})
+	if err := plain.SendBlobs(ctx, r.Blobs()); err != nil {
+		t.Fatalf("SendBlobs: %v", err)
+	}
+	if n := len(reg.Requests()); n != 0 {
+		t.Errorf("SendBlobs of a client New did not make made %d requests, want none", n)
+	}
+
+	s := open(t, repo, Client{Keychain: registrytest.Anonymous, uploads: &uploads{}})
+	if _, err := s.Push(ctx, img); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if err := s.SendBlobs(ctx, r.Blobs()); err != nil {
+		t.Fatalf("SendBlobs: %v", err)
+	}
+	if n := reg.Count(registrytest.KindManifestDigest) + reg.Count(registrytest.KindManifestTag); n != 1 {
+		t.Errorf("the push and SendBlobs wrote %d manifests, want the image's alone", n)
+	}
+	// Each blob is there before any manifest names it.
+	for _, l := range r.Blobs() {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData, err := io.ReadAll(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := remote.Layer(repo.Digest(d.String()), remote.WithAuth(authn.Anonymous))
+		if err != nil {
+			t.Fatalf("blob %s: %v", d, err)
+		}
+		rc, err := got.Compressed()
+		if err != nil {
+			t.Fatalf("blob %s: %v", d, err)
+		}
+		data, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("reading blob %s: %v", d, err)
+		}
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, wantData) {
+			t.Errorf("blob %s holds %q, want %q", d, data, wantData)
+		}
+	}
+	reg.Reset()
+	if err := s.Attach(ctx, r); err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	if up, read := reg.Count(registrytest.KindUpload), reg.Count(registrytest.KindBlobRead); up != 0 || read != 0 {
+		t.Errorf("attaching a record whose blobs were sent made %d upload and %d blob requests, want none", up, read)
+	}
+	idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != d {
+		t.Errorf("referrers = %+v, want the record %s", im.Manifests, d)
 	}
 }
