@@ -273,6 +273,15 @@ func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, nam
 			fmt.Fprintf(os.Stderr, "DEBUG %s %v\n%s\n", name, args, stderr.String())
 		}
 	}
+	if os.Getenv("BENCH_TRACE") != "" {
+		// What the tool says of its phases, to find where a run's time goes.
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.HasPrefix(line, "trace: ") {
+				fmt.Fprintf(os.Stderr, "%s %s\n", name, line)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "%s took %s\n", name, s.took)
+	}
 	if m := ownLine.FindStringSubmatch(stderr.String()); m != nil {
 		ms, _ := strconv.Atoi(m[1])
 		s.own = time.Duration(ms) * time.Millisecond
