@@ -72,7 +72,12 @@ func (e *env) scenarios(ctx context.Context, runs int) ([]measured, error) {
 			first = 0
 		}
 		for i := first; i < n; i++ {
-			for _, t := range sc.tools {
+			// Each round starts with the next tool, so that each follows
+			// each other as often: a tool run just after another is timed
+			// in what that one left (warm or cold page cache, a busy or
+			// idle CPU).
+			for k := range sc.tools {
+				t := sc.tools[(k+i+1)%len(sc.tools)]
 				if sc.change {
 					edit := e.change
 					if sc.edit != nil {
