@@ -89,8 +89,9 @@ func report(w io.Writer, e *env, res []measured) error {
 			secs(cpu[fleet+toolBuilder]), secs(cpu[fleet+toolGo]), ratio(cpu[fleet+toolGo], med[fleet+toolGo]), secs(extra), runtime.NumCPU(),
 			ratio(med[fleet+toolGo]+extra/time.Duration(runtime.NumCPU()), med[fleet+toolGo]))
 		own := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.own })
-		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service (median)\n",
-			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices))
+		children := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.children })
+		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service; its go build's (and git's): %s, against the bare go build's %s (medians)\n",
+			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices), secs(children[len(children)/2]), secs(cpu[fleet+toolGo]))
 	}
 	if far := farScenario + "/"; has(far+toolBuilder, far+toolKo) {
 		fmt.Fprintf(w, "- eight services after a library change, to a registry %s and %d Mbit/s away: builder %s, ko %s (builder / ko = %.2f)\n",

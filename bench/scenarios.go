@@ -23,8 +23,9 @@ type sample struct {
 	// processes it waited for (the compiler, the linker).
 	cpu time.Duration
 	// own is builder's own user and system time, the compiler's not
-	// counted, when it reports it.
-	own time.Duration
+	// counted, and children its children's (go build, git), when it
+	// reports them.
+	own, children time.Duration
 }
 
 // tool is one way of doing a scenario.
@@ -234,10 +235,11 @@ func (e *env) goBuild(versioned bool) func(context.Context, int) (sample, error)
 }
 
 var (
-	rssLine = regexp.MustCompile(`trace: peak RSS ([0-9.]+) MB`)
-	ownLine = regexp.MustCompile(`trace: own CPU ([0-9]+) ms`)
-	refLine = regexp.MustCompile(`(?m)^(\S+@sha256:[0-9a-f]{64})$`)
-	tagLine = regexp.MustCompile(`(?m)^(\S+):\S+@(sha256:[0-9a-f]{64})$`)
+	rssLine      = regexp.MustCompile(`trace: peak RSS ([0-9.]+) MB`)
+	ownLine      = regexp.MustCompile(`trace: own CPU ([0-9]+) ms`)
+	childrenLine = regexp.MustCompile(`trace: children's CPU ([0-9]+) ms`)
+	refLine      = regexp.MustCompile(`(?m)^(\S+@sha256:[0-9a-f]{64})$`)
+	tagLine      = regexp.MustCompile(`(?m)^(\S+):\S+@(sha256:[0-9a-f]{64})$`)
 )
 
 // timed runs a tool from the repository's root and times it; repo is the
@@ -290,6 +292,10 @@ func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, nam
 	if m := ownLine.FindStringSubmatch(stderr.String()); m != nil {
 		ms, _ := strconv.Atoi(m[1])
 		s.own = time.Duration(ms) * time.Millisecond
+	}
+	if m := childrenLine.FindStringSubmatch(stderr.String()); m != nil {
+		ms, _ := strconv.Atoi(m[1])
+		s.children = time.Duration(ms) * time.Millisecond
 	}
 	if m := refLine.FindStringSubmatch(stdout.String()); m != nil {
 		s.ref = m[1]

@@ -53,8 +53,8 @@ func reportPeakRSS() {
 }
 
 // reportOwnCPU prints the CPU time this process used, the compiler's and
-// every other child's not counted, for `make bench` to tell builder's
-// own work from the go build it runs.
+// every other child's not counted, and then its children's (go build, git),
+// for `make bench` to tell builder's own work from the go build it runs.
 func reportOwnCPU() {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -62,4 +62,9 @@ func reportOwnCPU() {
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	fmt.Fprintf(os.Stderr, "trace: own CPU %.0f ms\n", float64(cpu.Microseconds())/1000)
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return
+	}
+	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Fprintf(os.Stderr, "trace: children's CPU %.0f ms\n", float64(cpu.Microseconds())/1000)
 }
