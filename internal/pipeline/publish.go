@@ -244,6 +244,11 @@ type pusher struct {
 	g       *errgroup.Group
 	cancel  context.CancelFunc // stops the pushes
 	slots   chan struct{}      // the pushes that may run at once
+	// sent[i] is closed once what send sent ahead for the i-th service
+	// is sent, or failed; nil when nothing was. Its push waits for it:
+	// a push that asked for a blob while the send-ahead was sending it
+	// would get that send's error rather than send it again.
+	sent []chan struct{}
 
 	mu   sync.Mutex
 	undo *push.Undo // remembers the local outputs before they are written
@@ -255,7 +260,7 @@ func newPusher(ctx context.Context, targets []*target, outs []push.Multi, result
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	return &pusher{targets: targets, outs: outs, results: results, env: env, g: g, cancel: cancel,
-		slots: make(chan struct{}, 8), undo: undo}, gctx
+		slots: make(chan struct{}, 8), sent: make([]chan struct{}, len(targets)), undo: undo}, gctx
 }
 
 // checkAll refuses, before anything is pushed, to repoint any service's
@@ -292,11 +297,19 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 	t.cur = cur
 	p.mu.Lock()
 	err = p.undo.Remember(ctx, p.outs[i], b)
+	sent := p.sent[i]
 	p.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	p.g.Go(func() error {
+		if sent != nil {
+			select {
+			case <-sent:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
@@ -317,13 +330,19 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 	return nil
 }
 
-// send starts sending the layers of the i-th service's image, b, and the
-// blobs of its records to its repository under ctx (newPusher's), ahead
-// of its push: blobs that no manifest names until the push, which finds
-// them sent. A failure only leaves the push to send them.
+// send starts sending the blobs of the i-th service's image, b (layers,
+// configs), and of its records to its repository under ctx (newPusher's),
+// ahead of its push: blobs that no manifest names until the push, which
+// waits for them and finds them sent. A failure only leaves the push to
+// send them.
 func (p *pusher) send(ctx context.Context, i int, b build.Result) {
 	t := p.targets[i]
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.sent[i] = done
+	p.mu.Unlock()
 	p.g.Go(func() error {
+		defer close(done)
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
