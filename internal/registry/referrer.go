@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // emptyJSON is the OCI empty descriptor's content, the config of an
@@ -86,15 +87,21 @@ func (s *Session) SendBlobs(ctx context.Context, blobs []v1.Layer) error {
 	return s.upload(ctx, blobs)
 }
 
-// upload puts each blob in the repository; the session's pusher sends
-// each once.
+// upload puts each blob in the repository, 4 at a time; the session's
+// pusher sends each once.
 func (s *Session) upload(ctx context.Context, blobs []v1.Layer) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
 	for _, l := range blobs {
-		if err := s.pusher.Upload(ctx, s.repo, l); err != nil {
-			return fmt.Errorf("pushing an artifact blob to %s: %w", s.repo, Explain(s.repo.Registry, err))
-		}
+		g.Go(func() error {
+			if err := s.pusher.Upload(gctx, s.repo, l); err != nil {
+				d, _ := l.Digest()
+				return fmt.Errorf("pushing blob %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // RawManifest returns the artifact's manifest.
