@@ -72,13 +72,15 @@ func (e *env) scenarios(ctx context.Context, runs int) ([]measured, error) {
 		if sc.cold {
 			first = 0
 		}
+		// Round i runs the tools in the i-th of their orders, every one in
+		// turn (the warm-up round in the order given), so that within a
+		// round each tool runs just after each other as often: a tool is
+		// timed in what the one before left (dirty pages to write back,
+		// warm caches, a busy or idle CPU).
+		orders := permutations(len(sc.tools))
 		for i := first; i < n; i++ {
-			// Each round starts with the next tool, so that each follows
-			// each other as often: a tool run just after another is timed
-			// in what that one left (warm or cold page cache, a busy or
-			// idle CPU).
-			for k := range sc.tools {
-				t := sc.tools[(k+i+1)%len(sc.tools)]
+			for _, k := range orders[(i+1)%len(orders)] {
+				t := sc.tools[k]
 				if sc.change {
 					edit := e.change
 					if sc.edit != nil {
@@ -303,4 +305,20 @@ func (e *env) timedIn(ctx context.Context, dir string, extra []string, repo, nam
 		s.ref = m[1] + "@" + m[2]
 	}
 	return s, nil
+}
+
+// permutations lists every order of n items, the identity first.
+func permutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{nil}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		// Put n-1 at each place of each order of the first n-1.
+		for at := len(p); at >= 0; at-- {
+			q := append(append(append([]int(nil), p[:at]...), n-1), p[at:]...)
+			out = append(out, q)
+		}
+	}
+	return out
 }
