@@ -53,7 +53,8 @@ func reportPeakRSS() {
 }
 
 // reportOwnCPU prints the CPU time this process used, the compiler's and
-// every other child's not counted, and then its children's (go build, git),
+// every other child's not counted, and then its children's (go build, git,
+// and with --cache-repo the cache program go build runs, builder itself),
 // for `make bench` to tell builder's own work from the go build it runs.
 func reportOwnCPU() {
 	var ru syscall.Rusage
