@@ -18,17 +18,6 @@ import (
 	"github.com/buildercli/builder/internal/release"
 )
 
-// gatedLayer is a layer whose content cannot be read until open is closed.
-type gatedLayer struct {
-	v1.Layer
-	open chan struct{}
-}
-
-func (g gatedLayer) Compressed() (io.ReadCloser, error) {
-	<-g.open
-	return g.Layer.Compressed()
-}
-
 // TestPushWaitsForItsSendAhead: a service's push starts only once what
 // was sent ahead of it is sent: a push that asked for a blob while the
 // send-ahead was sending it would get that send's error, not send it
@@ -43,7 +32,7 @@ func TestPushWaitsForItsSendAhead(t *testing.T) {
 	}
 	gate := make(chan struct{})
 	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(
-		mustRandom(t), types.OCIConfigJSON), types.OCIManifestSchema1), gatedLayer{l, gate})
+		mustRandom(t), types.OCIConfigJSON), types.OCIManifestSchema1), registrytest.Gated(l, gate))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -74,21 +75,7 @@ func TestAttachIsIdempotent(t *testing.T) {
 	if err := resp.Body.Close(); err != nil {
 		t.Fatal(err)
 	}
-	listed := func() []v1.Hash {
-		idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []v1.Hash
-		for _, m := range im.Manifests {
-			out = append(out, m.Digest)
-		}
-		return out
-	}
+	listed := func() []v1.Hash { return referrerDigests(t, repo, subject.Digest) }
 	fd, _ := foreign.Digest()
 	if got := listed(); len(got) != 1 || got[0] != fd {
 		t.Fatalf("referrers = %v, want only the foreign record %s", got, fd)
@@ -194,7 +181,19 @@ func TestRecordBlobsSentAhead(t *testing.T) {
 	if up, read := reg.Count(registrytest.KindUpload), reg.Count(registrytest.KindBlobRead); up != 0 || read != 0 {
 		t.Errorf("attaching a record whose blobs were sent made %d upload and %d blob requests, want none", up, read)
 	}
-	idx, err := remote.Referrers(repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
+	d, err := r.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := referrerDigests(t, repo, subject.Digest); len(got) != 1 || got[0] != d {
+		t.Errorf("referrers = %v, want the record %s", got, d)
+	}
+}
+
+// referrerDigests lists the digests of the referrers of subject in repo.
+func referrerDigests(t *testing.T, repo name.Repository, subject v1.Hash) []v1.Hash {
+	t.Helper()
+	idx, err := remote.Referrers(repo.Digest(subject.String()), remote.WithAuth(authn.Anonymous))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +201,9 @@ func TestRecordBlobsSentAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := r.Digest()
-	if err != nil {
-		t.Fatal(err)
+	var out []v1.Hash
+	for _, m := range im.Manifests {
+		out = append(out, m.Digest)
 	}
-	if len(im.Manifests) != 1 || im.Manifests[0].Digest != d {
-		t.Errorf("referrers = %+v, want the record %s", im.Manifests, d)
-	}
+	return out
 }

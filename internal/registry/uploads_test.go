@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -107,17 +106,6 @@ func TestPushesShareUploads(t *testing.T) {
 	}
 }
 
-// gatedLayer is a layer whose content cannot be read until open is closed.
-type gatedLayer struct {
-	v1.Layer
-	open chan struct{}
-}
-
-func (g gatedLayer) Compressed() (io.ReadCloser, error) {
-	<-g.open
-	return g.Layer.Compressed()
-}
-
 // TestSendLayersAhead: layers sent ahead of their image are not sent
 // again by its push, which counts them as its own, uploaded or mounted,
 // even when it starts while they are still being sent; no manifest is
@@ -135,7 +123,7 @@ func TestSendLayersAhead(t *testing.T) {
 		return l
 	}
 	gate := make(chan struct{})
-	imgA, err := mutate.AppendLayers(base, gatedLayer{own(), gate})
+	imgA, err := mutate.AppendLayers(base, registrytest.Gated(own(), gate))
 	if err != nil {
 		t.Fatal(err)
 	}
