@@ -114,19 +114,24 @@ func CheckLayout(dir string) error {
 	if there, err := isDir(dir, "an OCI layout"); err != nil || !there {
 		return err
 	}
-	marker, err := os.Lstat(filepath.Join(dir, layoutFile))
-	if err == nil && !marker.Mode().IsRegular() {
-		return fmt.Errorf("refusing to write an OCI layout at %s: its %s is %s, not a regular file", dir, layoutFile, atomicfile.Kind(marker.Mode()))
-	}
+	markerPath := filepath.Join(dir, layoutFile)
+	marker, err := os.Lstat(markerPath)
 	if err != nil {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return fmt.Errorf("opening %s: %w", dir, err)
+		entries, rerr := os.ReadDir(dir)
+		if rerr != nil {
+			return fmt.Errorf("opening %s: %w", dir, rerr)
 		}
-		if len(entries) > 0 {
+		if len(entries) == 0 {
+			return nil
+		}
+		// A writer makes a new layout's oci-layout first, right after its
+		// directory: one may have appeared since.
+		if marker, err = os.Lstat(markerPath); err != nil {
 			return fmt.Errorf("%s: not an OCI image layout (it has files but no oci-layout); pick a new or empty directory", dir)
 		}
-		return nil
+	}
+	if !marker.Mode().IsRegular() {
+		return fmt.Errorf("refusing to write an OCI layout at %s: its %s is %s, not a regular file", dir, layoutFile, atomicfile.Kind(marker.Mode()))
 	}
 	return atomicfile.Check(filepath.Join(dir, "index.json"))
 }
