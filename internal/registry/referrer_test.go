@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -75,7 +74,9 @@ func TestAttachIsIdempotent(t *testing.T) {
 	if err := resp.Body.Close(); err != nil {
 		t.Fatal(err)
 	}
-	listed := func() []v1.Hash { return referrerDigests(t, repo, subject.Digest) }
+	listed := func() []v1.Hash {
+		return registrytest.Referrers(t, repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous))
+	}
 	fd, _ := foreign.Digest()
 	if got := listed(); len(got) != 1 || got[0] != fd {
 		t.Fatalf("referrers = %v, want only the foreign record %s", got, fd)
@@ -155,21 +156,7 @@ func TestRecordBlobsSentAhead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := remote.Layer(repo.Digest(d.String()), remote.WithAuth(authn.Anonymous))
-		if err != nil {
-			t.Fatalf("blob %s: %v", d, err)
-		}
-		rc, err := got.Compressed()
-		if err != nil {
-			t.Fatalf("blob %s: %v", d, err)
-		}
-		data, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatalf("reading blob %s: %v", d, err)
-		}
-		if err := rc.Close(); err != nil {
-			t.Fatal(err)
-		}
+		data := registrytest.ReadBlob(t, repo.Digest(d.String()), remote.WithAuth(authn.Anonymous))
 		if !bytes.Equal(data, wantData) {
 			t.Errorf("blob %s holds %q, want %q", d, data, wantData)
 		}
@@ -185,25 +172,7 @@ func TestRecordBlobsSentAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := referrerDigests(t, repo, subject.Digest); len(got) != 1 || got[0] != d {
+	if got := registrytest.Referrers(t, repo.Digest(subject.Digest.String()), remote.WithAuth(authn.Anonymous)); len(got) != 1 || got[0] != d {
 		t.Errorf("referrers = %v, want the record %s", got, d)
 	}
-}
-
-// referrerDigests lists the digests of the referrers of subject in repo.
-func referrerDigests(t *testing.T, repo name.Repository, subject v1.Hash) []v1.Hash {
-	t.Helper()
-	idx, err := remote.Referrers(repo.Digest(subject.String()), remote.WithAuth(authn.Anonymous))
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []v1.Hash
-	for _, m := range im.Manifests {
-		out = append(out, m.Digest)
-	}
-	return out
 }

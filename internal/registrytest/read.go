@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -27,4 +28,23 @@ func ReadBlob(t testing.TB, d name.Digest, opts ...remote.Option) []byte {
 		t.Fatalf("reading blob %s: %v", d, err)
 	}
 	return blob
+}
+
+// Referrers lists the digests of what refers to subject, by the referrers
+// API or its fallback tag.
+func Referrers(t testing.TB, subject name.Digest, opts ...remote.Option) []v1.Hash {
+	t.Helper()
+	idx, err := remote.Referrers(subject, opts...)
+	if err != nil {
+		t.Fatalf("listing the referrers of %s: %v", subject, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatalf("listing the referrers of %s: %v", subject, err)
+	}
+	var out []v1.Hash
+	for _, m := range im.Manifests {
+		out = append(out, m.Digest)
+	}
+	return out
 }
