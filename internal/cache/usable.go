@@ -20,8 +20,8 @@ func (c Cache) Usable(log io.Writer) Cache {
 	return c
 }
 
-// probe makes the layer directory and writes, syncs and removes a byte in
-// it.
+// probe makes the layer directory and writes, reserves on disk and
+// removes a byte in it.
 func (c Cache) probe() error {
 	if err := os.MkdirAll(c.layersDir(), 0o755); err != nil {
 		return err
@@ -35,7 +35,7 @@ func (c Cache) probe() error {
 		_ = f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := reserve(f); err != nil {
 		_ = f.Close()
 		return err
 	}
