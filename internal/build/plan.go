@@ -79,11 +79,11 @@ func newPlan(ctx context.Context, src source.Package, req Request, env Env) (*Pl
 	}
 	pl.users = map[string]string{}
 	for _, p := range pl.platforms {
-		img, _, err := pl.base.Image(p)
+		img, d, err := pl.base.Image(p)
 		if err != nil {
 			return nil, err
 		}
-		if pl.users[p.String()], err = pl.resolveUser(img); err != nil {
+		if pl.users[p.String()], err = pl.resolveUser(img, d); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +205,9 @@ type Shared struct {
 
 	notesMu sync.Mutex
 	notes   map[string]bool
+
+	accountsMu sync.Mutex // held while a base's accounts are read
+	accounts   map[v1.Hash]*base.Accounts
 }
 
 // resolve returns the base spec names, resolved once.
@@ -225,6 +228,28 @@ func (s *Shared) resolve(spec string, resolve func(string) (*base.Base, error)) 
 		s.bases = map[string]*base.Base{}
 	}
 	s.bases[spec] = got
+	return got, nil
+}
+
+// baseAccounts returns the accounts read of the base image whose digest is
+// d, read once a run: services on one base share its /etc/passwd.
+func (s *Shared) baseAccounts(d v1.Hash, read func() (*base.Accounts, error)) (*base.Accounts, error) {
+	if s == nil {
+		return read()
+	}
+	s.accountsMu.Lock()
+	defer s.accountsMu.Unlock()
+	if got, ok := s.accounts[d]; ok {
+		return got, nil
+	}
+	got, err := read()
+	if err != nil {
+		return nil, err
+	}
+	if s.accounts == nil {
+		s.accounts = map[v1.Hash]*base.Accounts{}
+	}
+	s.accounts[d] = got
 	return got, nil
 }
 

@@ -69,12 +69,12 @@ func (pl *Planned) finish(j *job) (PlatformImage, error) {
 	return PlatformImage{Platform: p, Image: img, Digest: d, BaseDigest: baseDigest, Binary: j.opts.Output}, nil
 }
 
-// resolveUser settles the user the image for p runs as: the service's
-// (flag or settings), names looked up in the base's /etc/passwd and
-// /etc/group, written as numeric uid:gid; "" keeps the base's. It refuses
-// root — any spelling of uid 0, a name whose uid is 0, or a base that runs
-// as root — unless AllowRoot.
-func (pl *Planned) resolveUser(baseImg v1.Image) (string, error) {
+// resolveUser settles the user the image on baseImg (whose digest is
+// baseDigest) runs as: the service's (flag or settings), names looked up in
+// the base's /etc/passwd and /etc/group, written as numeric uid:gid; ""
+// keeps the base's. It refuses root — any spelling of uid 0, a name whose
+// uid is 0, or a base that runs as root — unless AllowRoot.
+func (pl *Planned) resolveUser(baseImg v1.Image, baseDigest v1.Hash) (string, error) {
 	user := pl.svc.user
 	fromBase := user == ""
 	if fromBase {
@@ -89,7 +89,9 @@ func (pl *Planned) resolveUser(baseImg v1.Image) (string, error) {
 		acc := base.BuiltinAccounts()
 		if !pl.base.IsBuiltin() {
 			var err error
-			if acc, err = base.ReadAccounts(baseImg); err != nil {
+			if acc, err = pl.env.Shared.baseAccounts(baseDigest, func() (*base.Accounts, error) {
+				return base.ReadAccounts(baseImg)
+			}); err != nil {
 				return "", err
 			}
 		}
