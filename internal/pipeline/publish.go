@@ -249,6 +249,8 @@ type pusher struct {
 	// a push that asked for a blob while the send-ahead was sending it
 	// would get that send's error rather than send it again.
 	sent []chan struct{}
+	// sizes keeps what the layers uncompress to, for the results.
+	sizes layerSizes
 
 	mu   sync.Mutex
 	undo *push.Undo // remembers the local outputs before they are written
@@ -324,7 +326,7 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 			return err
 		}
 		var err error
-		p.results[i], err = describe(b, t.repo, to.Stats)
+		p.results[i], err = describe(b, t.repo, to.Stats, &p.sizes)
 		return err
 	})
 	return nil

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,8 +20,8 @@ type Sizes struct {
 }
 
 // describe sums the sizes of what the registry holds for the result: each
-// distinct layer and config once.
-func describe(b build.Result, repo name.Repository, stats registry.Stats) (Result, error) {
+// distinct layer and config once; sizes keeps what layers uncompress to.
+func describe(b build.Result, repo name.Repository, stats registry.Stats, sizes *layerSizes) (Result, error) {
 	res := Result{Repository: repo.String(), Digest: b.Digest, Version: b.Version, Push: stats,
 		Ref: repo.Digest(b.Digest.String())}
 	res.Sizes.Uploaded = stats.UploadedBytes
@@ -41,7 +42,7 @@ func describe(b build.Result, repo name.Repository, stats registry.Stats) (Resul
 				continue
 			}
 			seen[m.Layers[i].Digest] = true
-			n, err := uncompressedSize(l)
+			n, err := sizes.uncompressed(m.Layers[i].Digest, l)
 			if err != nil {
 				return Result{}, err
 			}
@@ -50,6 +51,32 @@ func describe(b build.Result, repo name.Repository, stats registry.Stats) (Resul
 		}
 	}
 	return res, nil
+}
+
+// layerSizes keeps the uncompressed size of each layer it was asked about,
+// by digest: the services of a run share their base's layers, which
+// would otherwise be read whole once a service.
+type layerSizes struct {
+	mu sync.Mutex // held while a layer is read
+	n  map[v1.Hash]int64
+}
+
+// uncompressed returns the uncompressed size of l, whose digest is d.
+func (s *layerSizes) uncompressed(d v1.Hash, l v1.Layer) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.n[d]; ok {
+		return n, nil
+	}
+	n, err := uncompressedSize(l)
+	if err != nil {
+		return 0, err
+	}
+	if s.n == nil {
+		s.n = map[v1.Hash]int64{}
+	}
+	s.n[d] = n
+	return n, nil
 }
 
 func uncompressedSize(l v1.Layer) (int64, error) {
