@@ -92,6 +92,8 @@ func report(w io.Writer, e *env, res []measured) error {
 		children := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.children })
 		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service; its go build's (and git's): %s, against the bare go build's %s (medians)\n",
 			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices), secs(children[len(children)/2]), secs(cpu[fleet+toolGo]))
+		reg := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.registry })
+		fmt.Fprintf(w, "  - the bench's registry, on the same cores, used %s of CPU while builder ran (median), not counted above\n", secs(reg[len(reg)/2]))
 	}
 	if far := farScenario + "/"; has(far+toolBuilder, far+toolKo) {
 		fmt.Fprintf(w, "- eight services after a library change, to a registry %s and %d Mbit/s away: builder %s, ko %s (builder / ko = %.2f)\n",
