@@ -100,8 +100,11 @@ func report(w io.Writer, e *env, res []measured) error {
 			farLatency, farMbit, secs(med[far+toolBuilder]), secs(med[far+toolKo]), ratio(med[far+toolBuilder], med[far+toolKo]))
 	}
 	if m := maxRSS(res); m > 0 {
-		fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's), one service a run: %.1f MB at most, %s with the 17 MB binary (goal ≤ 64 MB)\n",
-			m, rssOf(samplesOf(res, bigBinary, toolBuilder)))
+		big := ""
+		if ss := samplesOf(res, bigBinary, toolBuilder); len(ss) > 0 {
+			big = fmt.Sprintf(", %s with the 17 MB binary", rssOf(ss))
+		}
+		fmt.Fprintf(w, "- builder's own peak RSS (not the compiler's), one service a run: %.1f MB at most%s (goal ≤ 64 MB)\n", m, big)
 	}
 	if !has(change+toolBuilder, change+toolKo) {
 		return nil
