@@ -231,8 +231,9 @@ func (s *Shared) resolve(spec string, resolve func(string) (*base.Base, error)) 
 	return got, nil
 }
 
-// baseAccounts returns the accounts read of the base image whose digest is
-// d, read once a run: services on one base share its /etc/passwd.
+// baseAccounts returns the accounts of the base image whose digest is d,
+// read once a run: the services on one base share its /etc/passwd and
+// /etc/group. A failed read is not kept.
 func (s *Shared) baseAccounts(d v1.Hash, read func() (*base.Accounts, error)) (*base.Accounts, error) {
 	if s == nil {
 		return read()
