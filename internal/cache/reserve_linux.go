@@ -18,7 +18,10 @@ func reserve(f *os.File) error {
 	}
 	var ferr error
 	if err := c.Control(func(fd uintptr) {
-		ferr = syscall.Fallocate(int(fd), 0, 0, 1)
+		// The runtime's preemption signals may interrupt the call.
+		for ferr = syscall.EINTR; errors.Is(ferr, syscall.EINTR); {
+			ferr = syscall.Fallocate(int(fd), 0, 0, 1)
+		}
 	}); err != nil {
 		return err
 	}
