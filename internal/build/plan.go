@@ -200,14 +200,36 @@ func (pl *Planned) render(b koconfig.Build, found bool) error {
 // notes written, so that a note true of several services is written once.
 // The zero value is ready; a nil *Shared shares nothing.
 type Shared struct {
-	mu    sync.Mutex // held while a base resolves
-	bases map[string]*base.Base
+	bases    memo[string, *base.Base]      // by spec
+	accounts memo[v1.Hash, *base.Accounts] // by base image digest
 
 	notesMu sync.Mutex
 	notes   map[string]bool
+}
 
-	accountsMu sync.Mutex // held while a base's accounts are read
-	accounts   map[v1.Hash]*base.Accounts
+// memo keeps what get made by key; its zero value is ready.
+type memo[K comparable, V any] struct {
+	mu   sync.Mutex // held while a value is made
+	made map[K]V
+}
+
+// get returns the value kept for k, or makes it with f and keeps it; a
+// failure is not kept.
+func (m *memo[K, V]) get(k K, f func() (V, error)) (V, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if got, ok := m.made[k]; ok {
+		return got, nil
+	}
+	got, err := f()
+	if err != nil {
+		return got, err
+	}
+	if m.made == nil {
+		m.made = map[K]V{}
+	}
+	m.made[k] = got
+	return got, nil
 }
 
 // resolve returns the base spec names, resolved once.
@@ -215,20 +237,7 @@ func (s *Shared) resolve(spec string, resolve func(string) (*base.Base, error)) 
 	if s == nil {
 		return resolve(spec)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if got, ok := s.bases[spec]; ok {
-		return got, nil
-	}
-	got, err := resolve(spec)
-	if err != nil {
-		return nil, err
-	}
-	if s.bases == nil {
-		s.bases = map[string]*base.Base{}
-	}
-	s.bases[spec] = got
-	return got, nil
+	return s.bases.get(spec, func() (*base.Base, error) { return resolve(spec) })
 }
 
 // baseAccounts returns the accounts of the base image whose digest is d,
@@ -238,20 +247,7 @@ func (s *Shared) baseAccounts(d v1.Hash, read func() (*base.Accounts, error)) (*
 	if s == nil {
 		return read()
 	}
-	s.accountsMu.Lock()
-	defer s.accountsMu.Unlock()
-	if got, ok := s.accounts[d]; ok {
-		return got, nil
-	}
-	got, err := read()
-	if err != nil {
-		return nil, err
-	}
-	if s.accounts == nil {
-		s.accounts = map[v1.Hash]*base.Accounts{}
-	}
-	s.accounts[d] = got
-	return got, nil
+	return s.accounts.get(d, read)
 }
 
 // note writes "note: " and the formatted text to w, unless it was written
