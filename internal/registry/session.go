@@ -272,18 +272,31 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 	}
 	// Sent ahead of this image, with its progress hidden: counted and
 	// shown now.
-	claim := func() (layerResult, bool) {
-		r, ok := s.c.uploads.claim(s.repo, d)
+	// A push of it ahead, under way, is waited for.
+	claim := func() (layerResult, bool, error) {
+		r, ok, err := s.c.uploads.claim(ctx, s.repo, d)
+		if err != nil {
+			return layerResult{}, false, fmt.Errorf("pushing layer %s to %s: %w", d, s.repo, Explain(s.repo.Registry, err))
+		}
 		if ok {
 			row := s.c.progress().Layer(d, size)
 			row.Sent(r.bytes)
 			row.Done(r.state)
 		}
-		return r, ok
+		return r, ok, nil
 	}
 	if !ahead {
-		if r, ok := claim(); ok {
-			return r, nil
+		if r, ok, err := claim(); ok || err != nil {
+			return r, err
+		}
+	} else if s.c.uploads != nil {
+		if p := s.c.uploads.startAhead(s.repo, d); p != nil {
+			// What was sent is recorded before the pushes waiting for it
+			// go on, so that the image's own finds it.
+			defer func() { s.c.uploads.endAhead(p, s.repo, d, res, err == nil && res.state != "") }()
+		} else {
+			// Another push ahead sends it here.
+			return layerResult{}, nil
 		}
 	}
 	// Another push of this run that sends the blob is waited for, and
@@ -292,11 +305,6 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 	canMount := false
 	prior, first := s.c.uploads.begin(s.repo, d)
 	defer func() {
-		// What was sent ahead is recorded before the pushes waiting for
-		// it go on, so that the image's own finds it.
-		if ahead && err == nil && res.state != "" {
-			s.c.uploads.sentAhead(s.repo, d, res)
-		}
 		if first {
 			s.c.uploads.finish(prior, s.repo, d, err == nil)
 		}
@@ -319,8 +327,8 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 	}
 	if !first && prior != nil {
 		if !ahead {
-			if r, ok := claim(); ok {
-				return r, nil
+			if r, ok, err := claim(); ok || err != nil {
+				return r, err
 			}
 		} else if prior.repo == s.repo.RepositoryStr() {
 			// This run pushed it here already: nothing to send, or to

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,10 +15,19 @@ import (
 type uploads struct {
 	mu sync.Mutex
 	m  map[string]*upload
-	// ahead holds, by repository and blob, what a push of layers sent
-	// ahead of their image (Session.SendLayers) did, for the image's own
-	// push to count once, as its own.
-	ahead map[string]layerResult
+	// ahead holds, by repository and blob, the pushes of layers sent
+	// ahead of their image (Session.SendLayers), for the image's own push
+	// to wait for and count once, as its own.
+	ahead map[string]*sentAhead
+}
+
+// sentAhead is one layer's push ahead of its image.
+type sentAhead struct {
+	done chan struct{}
+	// r is what the push did, once done is closed; ok is false when it
+	// failed or sent nothing of its own.
+	r  layerResult
+	ok bool
 }
 
 // upload is one blob's first push to a registry.
@@ -62,26 +72,62 @@ func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool) {
 	close(up.done)
 }
 
-// sentAhead records what a push of d to repo sent ahead of its image did.
-func (u *uploads) sentAhead(repo name.Repository, d v1.Hash, r layerResult) {
+// startAhead records that d is being pushed to repo ahead of its image,
+// and returns that push for endAhead, or nil when another push ahead of
+// an image already sends d there.
+func (u *uploads) startAhead(repo name.Repository, d v1.Hash) *sentAhead {
+	key := repo.String() + "\x00" + d.String()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.ahead == nil {
-		u.ahead = map[string]layerResult{}
+	if _, ok := u.ahead[key]; ok {
+		return nil
 	}
-	u.ahead[repo.String()+"\x00"+d.String()] = r
+	if u.ahead == nil {
+		u.ahead = map[string]*sentAhead{}
+	}
+	p := &sentAhead{done: make(chan struct{})}
+	u.ahead[key] = p
+	return p
 }
 
-// claim returns, once, what a push of d to repo sent ahead of its image
-// did, for the image's push to count.
-func (u *uploads) claim(repo name.Repository, d v1.Hash) (layerResult, bool) {
+// endAhead says what the push ahead p of d to repo did; ok is false when
+// it failed or sent nothing of its own, and then nothing is claimed.
+func (u *uploads) endAhead(p *sentAhead, repo name.Repository, d v1.Hash, r layerResult, ok bool) {
+	if !ok {
+		u.mu.Lock()
+		if u.ahead[repo.String()+"\x00"+d.String()] == p {
+			delete(u.ahead, repo.String()+"\x00"+d.String())
+		}
+		u.mu.Unlock()
+	}
+	p.r, p.ok = r, ok
+	close(p.done)
+}
+
+// claim returns, once, what a push of d to repo ahead of its image did,
+// for the image's push to count; it waits for that push when it is under
+// way.
+func (u *uploads) claim(ctx context.Context, repo name.Repository, d v1.Hash) (layerResult, bool, error) {
 	if u == nil {
-		return layerResult{}, false
+		return layerResult{}, false, nil
+	}
+	key := repo.String() + "\x00" + d.String()
+	u.mu.Lock()
+	p := u.ahead[key]
+	u.mu.Unlock()
+	if p == nil {
+		return layerResult{}, false, nil
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return layerResult{}, false, ctx.Err()
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	key := repo.String() + "\x00" + d.String()
-	r, ok := u.ahead[key]
+	if !p.ok || u.ahead[key] != p {
+		return layerResult{}, false, nil
+	}
 	delete(u.ahead, key)
-	return r, ok
+	return p.r, true, nil
 }

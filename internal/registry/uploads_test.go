@@ -3,9 +3,11 @@ package registry
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -197,5 +199,75 @@ func TestSendLayersAhead(t *testing.T) {
 	// A second push counts nothing as its own.
 	if stats, err := a.Push(ctx, imgA); err != nil || stats.Uploaded != 0 {
 		t.Errorf("a second Push = %+v, %v; want nothing uploaded", stats, err)
+	}
+}
+
+// TestClaimWaitsForSendAhead: an image's push that asks for a layer while
+// its push ahead is under way (a mount, say, whose blob the registry may
+// already hold) waits for it and counts what it did, once; a push ahead
+// that failed, or sent nothing of its own, leaves nothing to claim; a
+// second push ahead of the same layer to the same repository sends
+// nothing.
+func TestClaimWaitsForSendAhead(t *testing.T) {
+	t.Parallel()
+	repo, err := name.NewRepository("registry.example/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}
+	ctx := context.Background()
+	u := &uploads{}
+
+	p := u.startAhead(repo, d)
+	if p == nil {
+		t.Fatal("startAhead of a new layer = nil, want its push")
+	}
+	if again := u.startAhead(repo, d); again != nil {
+		t.Error("a second startAhead of the same layer and repository = its push, want nil")
+	}
+	type claimed struct {
+		r   layerResult
+		ok  bool
+		err error
+	}
+	got := make(chan claimed, 1)
+	go func() {
+		r, ok, err := u.claim(ctx, repo, d)
+		got <- claimed{r, ok, err}
+	}()
+	select {
+	case c := <-got:
+		t.Fatalf("claim returned %+v while the push ahead was under way, want it to wait", c)
+	case <-time.After(50 * time.Millisecond):
+	}
+	want := layerResult{how: "mounted", state: "mounted from b"}
+	u.endAhead(p, repo, d, want, true)
+	if c := <-got; c.err != nil || !c.ok || c.r != want {
+		t.Errorf("claim after the push ahead = %+v, want %+v", c, want)
+	}
+	if _, ok, _ := u.claim(ctx, repo, d); ok {
+		t.Error("a second claim found the push ahead again, want it claimed once")
+	}
+
+	// A failed push ahead: nothing to claim, and the layer can be sent
+	// ahead again.
+	other, err := name.NewRepository("registry.example/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = u.startAhead(other, d)
+	u.endAhead(p, other, d, layerResult{}, false)
+	if _, ok, err := u.claim(ctx, other, d); ok || err != nil {
+		t.Errorf("claim after a failed push ahead = %v, %v; want nothing", ok, err)
+	}
+	if u.startAhead(other, d) == nil {
+		t.Error("startAhead after a failed push ahead = nil, want a new push")
+	}
+
+	// A claim stops waiting when its context ends.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok, err := u.claim(cctx, other, d); ok || err == nil {
+		t.Errorf("claim with an ended context while a push ahead is under way = %v, %v; want its error", ok, err)
 	}
 }
