@@ -244,16 +244,16 @@ type pusher struct {
 	g       *errgroup.Group
 	cancel  context.CancelFunc // stops the pushes
 	slots   chan struct{}      // the pushes that may run at once
+	// sizes keeps what the layers uncompress to, for the results.
+	sizes layerSizes
+	undo  *push.Undo // remembers the local outputs before they are written
+
+	mu sync.Mutex // guards sent
 	// sent[i] is closed once what send sent ahead for the i-th service
 	// is sent, or failed; nil when nothing was. Its push waits for it:
 	// a push that asked for a blob while the send-ahead was sending it
 	// would get that send's error rather than send it again.
 	sent []chan struct{}
-	// sizes keeps what the layers uncompress to, for the results.
-	sizes layerSizes
-
-	mu   sync.Mutex
-	undo *push.Undo // remembers the local outputs before they are written
 }
 
 // newPusher returns a pusher and the context its pushes run under, which
@@ -297,13 +297,12 @@ func (p *pusher) start(ctx context.Context, i int, b build.Result) error {
 		return err
 	}
 	t.cur = cur
-	p.mu.Lock()
-	err = p.undo.Remember(ctx, p.outs[i], b)
-	sent := p.sent[i]
-	p.mu.Unlock()
-	if err != nil {
+	if err := p.undo.Remember(ctx, p.outs[i], b); err != nil {
 		return err
 	}
+	p.mu.Lock()
+	sent := p.sent[i]
+	p.mu.Unlock()
 	p.g.Go(func() error {
 		if sent != nil {
 			select {

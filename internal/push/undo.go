@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,13 +23,26 @@ import (
 // fails after writing some of them: files, layout entries, and the tags an
 // engine was loaded under.
 type Undo struct {
+	mu    sync.Mutex
 	steps []func(context.Context) error
 	drops []func()
 }
 
+// add records a step that puts an output back and, when not nil, what
+// Forget does instead.
+func (u *Undo) add(step func(context.Context) error, drop func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.steps = append(u.steps, step)
+	if drop != nil {
+		u.drops = append(u.drops, drop)
+	}
+}
+
 // Remember records what the outputs of d (its TarballFile, LayoutDir,
 // RecordFiles and Engine, for result b) hold now, before they are written.
-// Call it before Deliver.
+// Call it before Deliver. Several may run at once, for outputs of their
+// own: what each asks of an engine holds up no other.
 func (u *Undo) Remember(ctx context.Context, d Destination, b build.Result) error {
 	switch t := d.(type) {
 	case Multi:
@@ -43,7 +57,7 @@ func (u *Undo) Remember(ctx context.Context, d Destination, b build.Result) erro
 		if err != nil {
 			return err
 		}
-		u.steps = append(u.steps, func(ctx context.Context) error { return t.putBack(ctx, b, id) })
+		u.add(func(ctx context.Context) error { return t.putBack(ctx, b, id) }, nil)
 	case TarballFile:
 		return u.file(string(t))
 	case RecordFiles:
@@ -65,6 +79,8 @@ const undoTimeout = 30 * time.Second
 // Restore puts every output back as it was, the last written first, and
 // returns the first error.
 func (u *Undo) Restore() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
 	defer cancel()
 	var first error
@@ -79,6 +95,8 @@ func (u *Undo) Restore() error {
 
 // Forget drops what Remember kept: the run succeeded.
 func (u *Undo) Forget() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	for _, drop := range u.drops {
 		drop()
 	}
@@ -90,12 +108,12 @@ func (u *Undo) Forget() {
 // there is removed again.
 func (u *Undo) file(p string) error {
 	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		u.steps = append(u.steps, func(context.Context) error {
+		u.add(func(context.Context) error {
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("removing %s: %w", p, err)
 			}
 			return nil
-		})
+		}, nil)
 		return nil
 	}
 	keep := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".before-builder")
@@ -103,13 +121,12 @@ func (u *Undo) file(p string) error {
 	if err := os.Link(p, keep); err != nil {
 		return fmt.Errorf("keeping %s in case the run fails: %w", p, err)
 	}
-	u.steps = append(u.steps, func(context.Context) error {
+	u.add(func(context.Context) error {
 		if err := os.Rename(keep, p); err != nil {
 			return fmt.Errorf("putting %s back: %w", p, err)
 		}
 		return nil
-	})
-	u.drops = append(u.drops, func() { _ = os.Remove(keep) })
+	}, func() { _ = os.Remove(keep) })
 	return nil
 }
 
@@ -126,7 +143,7 @@ func (u *Undo) layout(dir, tag string) error {
 			}
 			made = append(made, p)
 		}
-		u.steps = append(u.steps, func(context.Context) error {
+		u.add(func(context.Context) error {
 			if err := os.RemoveAll(dir); err != nil {
 				return err
 			}
@@ -136,7 +153,7 @@ func (u *Undo) layout(dir, tag string) error {
 				}
 			}
 			return nil
-		})
+		}, nil)
 		return nil
 	}
 	im, err := readIndex(dir)
@@ -150,7 +167,7 @@ func (u *Undo) layout(dir, tag string) error {
 			prev = &m
 		}
 	}
-	u.steps = append(u.steps, func(context.Context) error { return restoreEntry(dir, tag, prev) })
+	u.add(func(context.Context) error { return restoreEntry(dir, tag, prev) }, nil)
 	return nil
 }
 
