@@ -117,6 +117,7 @@ func CheckLayout(dir string) error {
 	markerPath := filepath.Join(dir, layoutFile)
 	marker, err := os.Lstat(markerPath)
 	if err != nil {
+		markerMissed(dir)
 		entries, rerr := os.ReadDir(dir)
 		if rerr != nil {
 			return fmt.Errorf("opening %s: %w", dir, rerr)
@@ -135,6 +136,10 @@ func CheckLayout(dir string) error {
 	}
 	return atomicfile.Check(filepath.Join(dir, "index.json"))
 }
+
+// markerMissed is called when CheckLayout finds no oci-layout in dir, for
+// a test to make a layout there as another writer would, then.
+var markerMissed = func(dir string) {}
 
 // isDir reports whether dir is there, and fails unless it is a directory,
 // where builder is to write what ("refusing to write WHAT at DIR").
