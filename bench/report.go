@@ -41,6 +41,10 @@ func report(w io.Writer, e *env, res []measured) error {
 	if has(change+toolBuilder, change+toolKo, change+toolGo) {
 		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.10)\n",
 			ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
+		scenario := strings.TrimSuffix(change, "/")
+		if r, ok := roundRatios(samplesOf(res, scenario, toolBuilder), samplesOf(res, scenario, toolGo)); ok {
+			fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
+		}
 	}
 	if has(none+toolBuilder, none+toolGo) {
 		fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
@@ -92,6 +96,9 @@ func report(w io.Writer, e *env, res []measured) error {
 		children := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.children })
 		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service; its go build's (and git's): %s, against the bare go build's %s (medians)\n",
 			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices), secs(children[len(children)/2]), secs(cpu[fleet+toolGo]))
+		if r, ok := roundRatios(samplesOf(res, fleetScenario, toolBuilder), samplesOf(res, fleetScenario, toolGo)); ok {
+			fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
+		}
 		reg := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.registry })
 		fmt.Fprintf(w, "  - the bench's registry, on the same cores, used %s of CPU while builder ran (median), not counted above\n", secs(reg[len(reg)/2]))
 	}
@@ -165,6 +172,23 @@ func samplesOf(res []measured, scenario, tool string) []sample {
 		}
 	}
 	return nil
+}
+
+// roundRatios describes a's time over b's in each round, where the i-th
+// sample of each is from the i-th round: its median, and its least and
+// greatest. A round's two runs are minutes apart at most, so their ratio
+// is spared the host's slower drifts, which the ratio of the medians is
+// not.
+func roundRatios(a, b []sample) (string, bool) {
+	if len(a) == 0 || len(a) != len(b) {
+		return "", false
+	}
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = ratio(a[i].took, b[i].took)
+	}
+	sort.Float64s(r)
+	return fmt.Sprintf("%.2f median of %d rounds (%.2f–%.2f)", r[len(r)/2], len(r), r[0], r[len(r)-1]), true
 }
 
 // durations are what of each sample, sorted.
