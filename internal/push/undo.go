@@ -80,16 +80,17 @@ const undoTimeout = 30 * time.Second
 // returns the first error.
 func (u *Undo) Restore() error {
 	u.mu.Lock()
-	defer u.mu.Unlock()
+	steps := u.steps
+	u.steps, u.drops = nil, nil
+	u.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
 	defer cancel()
 	var first error
-	for i := len(u.steps) - 1; i >= 0; i-- {
-		if err := u.steps[i](ctx); err != nil && first == nil {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i](ctx); err != nil && first == nil {
 			first = err
 		}
 	}
-	u.steps, u.drops = nil, nil
 	return first
 }
 

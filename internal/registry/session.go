@@ -271,8 +271,7 @@ func (s *Session) pushLayer(ctx context.Context, l v1.Layer, ahead bool) (res la
 		return layerResult{}, fmt.Errorf("sizing layer %s: %w", d, err)
 	}
 	// Sent ahead of this image, with its progress hidden: counted and
-	// shown now.
-	// A push of it ahead, under way, is waited for.
+	// shown now, once that push, if still under way, is over.
 	claim := func() (layerResult, bool, error) {
 		r, ok, err := s.c.uploads.claim(ctx, s.repo, d)
 		if err != nil {
