@@ -41,10 +41,7 @@ func report(w io.Writer, e *env, res []measured) error {
 	if has(change+toolBuilder, change+toolKo, change+toolGo) {
 		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.10)\n",
 			ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
-		scenario := strings.TrimSuffix(change, "/")
-		if r, ok := roundRatios(samplesOf(res, scenario, toolBuilder), samplesOf(res, scenario, toolGo)); ok {
-			fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
-		}
+		roundLine(w, res, strings.TrimSuffix(change, "/"))
 	}
 	if has(none+toolBuilder, none+toolGo) {
 		fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
@@ -96,9 +93,7 @@ func report(w io.Writer, e *env, res []measured) error {
 		children := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.children })
 		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service; its go build's (and git's): %s, against the bare go build's %s (medians)\n",
 			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices), secs(children[len(children)/2]), secs(cpu[fleet+toolGo]))
-		if r, ok := roundRatios(samplesOf(res, fleetScenario, toolBuilder), samplesOf(res, fleetScenario, toolGo)); ok {
-			fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
-		}
+		roundLine(w, res, fleetScenario)
 		reg := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.registry })
 		fmt.Fprintf(w, "  - the bench's registry, on the same cores, used %s of CPU while builder ran (median), not counted above\n", secs(reg[len(reg)/2]))
 	}
@@ -172,6 +167,14 @@ func samplesOf(res []measured, scenario, tool string) []sample {
 		}
 	}
 	return nil
+}
+
+// roundLine writes builder / go build round by round in scenario, when
+// both ran every round.
+func roundLine(w io.Writer, res []measured, scenario string) {
+	if r, ok := roundRatios(samplesOf(res, scenario, toolBuilder), samplesOf(res, scenario, toolGo)); ok {
+		fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
+	}
 }
 
 // roundRatios describes a's time over b's in each round, where the i-th

@@ -44,7 +44,7 @@ func (u *uploads) begin(repo name.Repository, d v1.Hash) (up *upload, first bool
 	if u == nil {
 		return nil, false
 	}
-	key := repo.RegistryStr() + "\x00" + d.String()
+	key := uploadKey(repo, d)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if up, ok := u.m[key]; ok {
@@ -66,7 +66,7 @@ func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool) {
 		up.repo = repo.RepositoryStr()
 	} else {
 		u.mu.Lock()
-		delete(u.m, repo.RegistryStr()+"\x00"+d.String())
+		delete(u.m, uploadKey(repo, d))
 		u.mu.Unlock()
 	}
 	close(up.done)
@@ -76,7 +76,7 @@ func (u *uploads) finish(up *upload, repo name.Repository, d v1.Hash, ok bool) {
 // and returns that push for endAhead, or nil when another push ahead of
 // an image already sends d there.
 func (u *uploads) startAhead(repo name.Repository, d v1.Hash) *sentAhead {
-	key := repo.String() + "\x00" + d.String()
+	key := aheadKey(repo, d)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, ok := u.ahead[key]; ok {
@@ -94,14 +94,25 @@ func (u *uploads) startAhead(repo name.Repository, d v1.Hash) *sentAhead {
 // it failed or sent nothing of its own, and then nothing is claimed.
 func (u *uploads) endAhead(p *sentAhead, repo name.Repository, d v1.Hash, r layerResult, ok bool) {
 	if !ok {
+		key := aheadKey(repo, d)
 		u.mu.Lock()
-		if u.ahead[repo.String()+"\x00"+d.String()] == p {
-			delete(u.ahead, repo.String()+"\x00"+d.String())
+		if u.ahead[key] == p {
+			delete(u.ahead, key)
 		}
 		u.mu.Unlock()
 	}
 	p.r, p.ok = r, ok
 	close(p.done)
+}
+
+// uploadKey names the upload of d to repo's registry.
+func uploadKey(repo name.Repository, d v1.Hash) string {
+	return repo.RegistryStr() + "\x00" + d.String()
+}
+
+// aheadKey names the push of d to repo ahead of its image.
+func aheadKey(repo name.Repository, d v1.Hash) string {
+	return repo.String() + "\x00" + d.String()
 }
 
 // claim returns, once, what a push of d to repo ahead of its image did,
@@ -111,7 +122,7 @@ func (u *uploads) claim(ctx context.Context, repo name.Repository, d v1.Hash) (l
 	if u == nil {
 		return layerResult{}, false, nil
 	}
-	key := repo.String() + "\x00" + d.String()
+	key := aheadKey(repo, d)
 	u.mu.Lock()
 	p := u.ahead[key]
 	u.mu.Unlock()
