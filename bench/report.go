@@ -41,16 +41,17 @@ func report(w io.Writer, e *env, res []measured) error {
 	if has(change+toolBuilder, change+toolKo, change+toolGo) {
 		fmt.Fprintf(w, "- one-line change + publish: builder / ko = %.2f (goal ≤ 0.70); builder / go build = %.2f (goal ≤ 1.10)\n",
 			ratio(med[change+toolBuilder], med[change+toolKo]), ratio(med[change+toolBuilder], med[change+toolGo]))
-		roundLine(w, res, strings.TrimSuffix(change, "/"))
+		roundLine(w, res, strings.TrimSuffix(change, "/"), toolBuilder, toolGo, "builder / go build")
 	}
 	if has(none+toolBuilder, none+toolGo) {
 		fmt.Fprintf(w, "- no-change publish: builder %s (goal ≤ 0.150 s), uploading %s; the no-op go build in it alone takes %s, builder adds %d ms\n",
 			secs(med[none+toolBuilder]), uploaded(samplesOf(res, "no-change publish", toolBuilder)), secs(med[none+toolGo]),
 			(med[none+toolBuilder] - med[none+toolGo]).Milliseconds())
 	}
-	if has("two platforms after a change/"+toolBuilder, change+toolBuilder) {
-		fmt.Fprintf(w, "- two platforms / one platform after a change (builder): %.2f (goal ≤ 1.50)\n",
-			ratio(med["two platforms after a change/"+toolBuilder], med[change+toolBuilder]))
+	if two := twoScenario + "/"; has(two+toolBuilder, two+toolOne) {
+		fmt.Fprintf(w, "- two platforms / one platform after a change (builder, in the same rounds): %.2f (goal ≤ 1.50)\n",
+			ratio(med[two+toolBuilder], med[two+toolOne]))
+		roundLine(w, res, twoScenario, toolBuilder, toolOne, "two platforms / one")
 	}
 	if has("tarball after a change/"+toolBuilder, "tarball after a change/"+toolKo) {
 		fmt.Fprintf(w, "- tarball after a change: builder / ko = %.2f (goal ≤ 0.70)\n",
@@ -93,7 +94,7 @@ func report(w io.Writer, e *env, res []measured) error {
 		children := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.children })
 		fmt.Fprintf(w, "  - builder's own CPU, the compiler's not counted: %s, %s a service; its go build's (and git's): %s, against the bare go build's %s (medians)\n",
 			secs(own[len(own)/2]), secs(own[len(own)/2]/fleetServices), secs(children[len(children)/2]), secs(cpu[fleet+toolGo]))
-		roundLine(w, res, fleetScenario)
+		roundLine(w, res, fleetScenario, toolBuilder, toolGo, "builder / go build")
 		reg := durations(samplesOf(res, fleetScenario, toolBuilder), func(s sample) time.Duration { return s.registry })
 		fmt.Fprintf(w, "  - the bench's registry, on the same cores, used %s of CPU while builder ran (median), not counted above\n", secs(reg[len(reg)/2]))
 	}
@@ -169,11 +170,11 @@ func samplesOf(res []measured, scenario, tool string) []sample {
 	return nil
 }
 
-// roundLine writes builder / go build round by round in scenario, when
-// both ran every round.
-func roundLine(w io.Writer, res []measured, scenario string) {
-	if r, ok := roundRatios(samplesOf(res, scenario, toolBuilder), samplesOf(res, scenario, toolGo)); ok {
-		fmt.Fprintf(w, "  - round by round (a round runs the three tools one after another): builder / go build %s\n", r)
+// roundLine writes tool a's time over b's, labelled, round by round in
+// scenario, when both ran every round.
+func roundLine(w io.Writer, res []measured, scenario, a, b, label string) {
+	if r, ok := roundRatios(samplesOf(res, scenario, a), samplesOf(res, scenario, b)); ok {
+		fmt.Fprintf(w, "  - round by round (a round runs the tools one after another): %s %s\n", label, r)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +31,37 @@ func TestRoundRatios(t *testing.T) {
 	}
 	if _, ok := roundRatios(nil, nil); ok {
 		t.Error("roundRatios of no samples reported a ratio")
+	}
+}
+
+// TestReportTwoPlatforms: two platforms are weighed against builder's
+// one-platform runs of the same rounds, not against another scenario's,
+// which ran minutes before on a host whose speed drifts.
+func TestReportTwoPlatforms(t *testing.T) {
+	secs := func(ds ...float64) []sample {
+		ss := make([]sample, len(ds))
+		for i, d := range ds {
+			ss[i].took = time.Duration(d * float64(time.Second))
+		}
+		return ss
+	}
+	res := []measured{
+		// The one-line change ran while the host was fast.
+		{scenario: "one-line change + publish", order: []string{toolBuilder},
+			samples: map[string][]sample{toolBuilder: secs(0.5, 0.5, 0.5)}},
+		{scenario: twoScenario, order: []string{toolBuilder, toolOne},
+			samples: map[string][]sample{toolBuilder: secs(1.2, 1.3, 1.5), toolOne: secs(1.0, 1.0, 1.0)}},
+	}
+	var out strings.Builder
+	if err := report(&out, nil, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"- two platforms / one platform after a change (builder, in the same rounds): 1.30 (goal ≤ 1.50)\n",
+		"  - round by round (a round runs the tools one after another): two platforms / one 1.30 median of 3 rounds (1.20–1.50)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 }

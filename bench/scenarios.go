@@ -114,6 +114,11 @@ const (
 	toolGo      = "go build"
 	onePlatform = "linux/amd64"
 	twoPlatform = "linux/amd64,linux/arm64"
+	twoScenario = "two platforms after a change"
+	toolOne     = "builder, one platform"
+	// onePlatformLine is the minor version of builder's one-platform
+	// publishes in the two-platform scenario.
+	onePlatformLine = 3
 )
 
 func (e *env) plan() []scenario {
@@ -128,9 +133,13 @@ func (e *env) plan() []scenario {
 			{toolKo, e.koBuild(onePlatform, "")},
 			{toolGo, e.goBuild(false)},
 		}},
-		{name: "two platforms after a change", change: true, tools: []tool{
+		// builder on one platform runs in the same rounds, on a line of
+		// versions of its own, so that two platforms are weighed against
+		// one measured beside them, not minutes before.
+		{name: twoScenario, change: true, tools: []tool{
 			{toolBuilder, e.builderPublish(twoPlatform, false)},
 			{toolKo, e.koBuild(twoPlatform, "")},
+			{toolOne, e.publishLine(onePlatformLine, onePlatform, false)},
 		}},
 		{name: "tarball after a change", change: true, tools: []tool{
 			{toolBuilder, e.builderTarball()},
@@ -186,12 +195,18 @@ func (e *env) builderBig() func(context.Context, int) (sample, error) {
 // builderPublish publishes a new version each run, or the last one again
 // when same is set.
 func (e *env) builderPublish(platform string, same bool, flags ...string) func(context.Context, int) (sample, error) {
-	version := 0
 	// Each kind of run publishes its own line of versions.
 	minor := strings.Count(platform, ",") + 1
 	for _, f := range flags {
 		minor = minor*31 + len(f) + int(f[len(f)-1])
 	}
+	return e.publishLine(minor, platform, same, flags...)
+}
+
+// publishLine publishes the app for platform, its versions v0.minor.N (one
+// version, v0.9.minor, when same).
+func (e *env) publishLine(minor int, platform string, same bool, flags ...string) func(context.Context, int) (sample, error) {
+	version := 0
 	return func(ctx context.Context, i int) (sample, error) {
 		if !same || version == 0 {
 			version++
