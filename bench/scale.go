@@ -34,8 +34,8 @@ func (e *env) scalePlan() []scenario {
 					"ko", e.ko, "build", "./app", "--bare", "--platform", onePlatform)
 			})},
 			{toolGo, e.cold(func(ctx context.Context, fresh string, i int) (sample, error) {
-				return e.timedEnv(ctx, []string{"GOCACHE=" + filepath.Join(fresh, "go-build")}, "", "go", "build", "-trimpath",
-					"-tags=nomsgpack", "-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(fresh, "app"), "./app")
+				return e.timedEnv(ctx, []string{"GOCACHE=" + filepath.Join(fresh, "go-build")}, "", "go",
+					goBuildArgs("bench", filepath.Join(fresh, "app"), "./app")...)
 			})},
 		}},
 		// The warm-up run fills the shared cache, as the first runner of a
@@ -48,8 +48,7 @@ func (e *env) scalePlan() []scenario {
 			{toolBuilder, e.fleetBuilder()},
 			{toolKo, e.fleetKo(e.host, "ko")},
 			{toolGo, func(ctx context.Context, i int) (sample, error) {
-				return e.timedIn(ctx, e.fleet, nil, "", "go", "build", "-trimpath", "-tags=nomsgpack",
-					"-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(e.work, "fleet-bin")+"/", "./cmd/...")
+				return e.timedIn(ctx, e.fleet, nil, "", "go", goBuildArgs("bench", filepath.Join(e.work, "fleet-bin")+"/", "./cmd/...")...)
 			}},
 		}},
 		// Where a push waits for the network, not the CPU: a CI runner

@@ -250,9 +250,17 @@ func (e *env) goBuild(versioned bool) func(context.Context, int) (sample, error)
 			n++
 			version = fmt.Sprintf("v0.0.%d", n)
 		}
-		return e.timed(ctx, "", "go", "build", "-trimpath", "-tags=nomsgpack",
-			"-ldflags=-s -w -X main.version="+version, "-o", filepath.Join(e.work, "gobuild", "app"), "./app")
+		return e.timed(ctx, "", "go", goBuildArgs(version, filepath.Join(e.work, "gobuild", "app"), "./app")...)
 	}
+}
+
+// goBuildArgs are the arguments of the bare go build of pkg to out, with
+// main.version set to version: the flags the app's .ko.yaml gives, and
+// -buildvcs=false as builder's own go build has (builder reads git itself
+// and sets the version through ldflags), so that the bare go build does
+// not run git where builder's does not.
+func goBuildArgs(version, out, pkg string) []string {
+	return []string{"build", "-trimpath", "-buildvcs=false", "-tags=nomsgpack", "-ldflags=-s -w -X main.version=" + version, "-o", out, pkg}
 }
 
 var (
