@@ -9,18 +9,11 @@ import (
 // TestRoundRatios: each round's ratio is taken before the median, so a
 // host that slows down over the runs moves both tools of a round alike.
 func TestRoundRatios(t *testing.T) {
-	secs := func(ds ...float64) []sample {
-		ss := make([]sample, len(ds))
-		for i, d := range ds {
-			ss[i].took = time.Duration(d * float64(time.Second))
-		}
-		return ss
-	}
 	// The host runs twice as slow in the last rounds, and the middle
 	// round's go build ran fast: the ratio of the medians is 6.6 / 4 =
 	// 1.65, while all rounds but that one have builder 1.1 × go build.
-	a := secs(4.4, 4.4, 6.6, 8.8, 8.8)
-	b := secs(4, 4, 6, 8, 8)
+	a := tookSecs(4.4, 4.4, 6.6, 8.8, 8.8)
+	b := tookSecs(4, 4, 6, 8, 8)
 	b[2].took = 4 * time.Second
 	got, ok := roundRatios(a, b)
 	if want := "1.10 median of 5 rounds (1.10–1.65)"; !ok || got != want {
@@ -38,19 +31,12 @@ func TestRoundRatios(t *testing.T) {
 // one-platform runs of the same rounds, not against another scenario's,
 // which ran minutes before on a host whose speed drifts.
 func TestReportTwoPlatforms(t *testing.T) {
-	secs := func(ds ...float64) []sample {
-		ss := make([]sample, len(ds))
-		for i, d := range ds {
-			ss[i].took = time.Duration(d * float64(time.Second))
-		}
-		return ss
-	}
 	res := []measured{
 		// The one-line change ran while the host was fast.
 		{scenario: "one-line change + publish", order: []string{toolBuilder},
-			samples: map[string][]sample{toolBuilder: secs(0.5, 0.5, 0.5)}},
+			samples: map[string][]sample{toolBuilder: tookSecs(0.5, 0.5, 0.5)}},
 		{scenario: twoScenario, order: []string{toolBuilder, toolOne},
-			samples: map[string][]sample{toolBuilder: secs(1.2, 1.3, 1.5), toolOne: secs(1.0, 1.0, 1.0)}},
+			samples: map[string][]sample{toolBuilder: tookSecs(1.2, 1.3, 1.5), toolOne: tookSecs(1.0, 1.0, 1.0)}},
 	}
 	var out strings.Builder
 	if err := report(&out, nil, res); err != nil {
@@ -64,4 +50,13 @@ func TestReportTwoPlatforms(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// tookSecs are samples that took ds seconds, one a round.
+func tookSecs(ds ...float64) []sample {
+	ss := make([]sample, len(ds))
+	for i, d := range ds {
+		ss[i].took = time.Duration(d * float64(time.Second))
+	}
+	return ss
 }
