@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,6 +36,11 @@ type env struct {
 	counter *uploadCounter
 	srv     *http.Server
 	edits   int
+	// run names this bench run in every edit it makes, so that each edit
+	// is new to the Go build cache, as a developer's change is: edits that
+	// repeat those of an earlier run find their packages compiled already,
+	// and a build after them only links.
+	run string
 	// only picks the scenarios to run; coldRuns is how many runs each
 	// cold scenario has.
 	only     *regexp.Regexp
@@ -47,7 +53,7 @@ type env struct {
 
 func newEnv(ctx context.Context, root, work string, only *regexp.Regexp, coldRuns int) (*env, error) {
 	e := &env{root: root, work: work, builder: filepath.Join(work, "builder"), ko: filepath.Join(work, "ko"),
-		only: only, coldRuns: coldRuns}
+		only: only, coldRuns: coldRuns, run: rand.Text()}
 	fmt.Fprintln(os.Stderr, "bench: building builder and ko "+koVersion+"…")
 	if err := e.cmd(ctx, root, nil, "go", "build", "-o", e.builder, "./cmd/builder"); err != nil {
 		return nil, err
@@ -148,7 +154,7 @@ func (e *env) change() error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "\n// bench edit %d\n", e.edits)
+	_, err = fmt.Fprintf(f, "\n// bench edit %d of run %s\n", e.edits, e.run)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

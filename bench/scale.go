@@ -137,7 +137,7 @@ func (e *env) writeFleet() error {
 		return err
 	}
 	mod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(mod, []byte("module example.com/fleet"))
-	files := map[string][]byte{"go.mod": mod, "lib/lib.go": libSource(0)}
+	files := map[string][]byte{"go.mod": mod, "lib/lib.go": libSource(e.run, 0)}
 	if files["go.sum"], err = os.ReadFile(filepath.Join(e.root, "go.sum")); err != nil {
 		return err
 	}
@@ -184,16 +184,17 @@ func (e *env) writeFleet() error {
 	return nil
 }
 
-// libSource is the fleet's library after n edits.
-func libSource(n int) []byte {
-	return fmt.Appendf(nil, "package lib\n\n// Edit is what the bench changes, one line a run.\nfunc Edit() int { return %d }\n", n)
+// libSource is the fleet's library after n edits in the bench run named
+// run: a function whose body, which its callers inline, is new to each.
+func libSource(run string, n int) []byte {
+	return fmt.Appendf(nil, "package lib\n\n// Edit is what the bench changes, one line a run.\nfunc Edit() string { return \"%s %d\" }\n", run, n)
 }
 
 // changeLib changes one line of the fleet's library: a function's body,
 // which every service links.
 func (e *env) changeLib() error {
 	e.libEdits++
-	return os.WriteFile(filepath.Join(e.fleet, "lib", "lib.go"), libSource(e.libEdits), 0o644)
+	return os.WriteFile(filepath.Join(e.fleet, "lib", "lib.go"), libSource(e.run, e.libEdits), 0o644)
 }
 
 func removeAll(dir string) {
