@@ -14,27 +14,19 @@ import (
 // same edit of a new run is compiled again.
 func TestLibraryEditsNewEachRun(t *testing.T) {
 	dir := t.TempDir()
-	files := map[string]string{
-		"go.mod":      "module example.com/fleet\n\ngo 1.24\n",
-		"svc/main.go": "package main\n\nimport \"example.com/fleet/lib\"\n\nfunc main() { println(lib.Edit()) }\n",
-	}
-	for p, data := range files {
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	err := writeFiles(dir, map[string][]byte{
+		"go.mod":      []byte("module example.com/fleet\n\ngo 1.24\n"),
+		"svc/main.go": []byte("package main\n\nimport \"example.com/fleet/lib\"\n\nfunc main() { println(lib.Edit()) }\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	cache := t.TempDir()
 	// compiled edits the library and returns the packages go build
 	// compiled after it.
 	compiled := func(src []byte) string {
 		t.Helper()
-		if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "lib", "lib.go"), src, 0o644); err != nil {
+		if err := writeFiles(dir, map[string][]byte{"lib/lib.go": src}); err != nil {
 			t.Fatal(err)
 		}
 		c := exec.Command("go", "build", "-v", "-o", filepath.Join(dir, "bin")+string(filepath.Separator), "./svc")

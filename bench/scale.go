@@ -172,8 +172,14 @@ func (e *env) writeFleet() error {
 `, svc, svc)
 	}
 	files[".ko.yaml"] = []byte(ko.String())
+	return writeFiles(e.fleet, files)
+}
+
+// writeFiles writes each file of files, by its slash-separated path under
+// root, making the directories it needs.
+func writeFiles(root string, files map[string][]byte) error {
 	for p, data := range files {
-		full := filepath.Join(e.fleet, filepath.FromSlash(p))
+		full := filepath.Join(root, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err
 		}
